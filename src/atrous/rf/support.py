@@ -1,0 +1,275 @@
+"""Exact support: which input offsets one output unit reads, and through how many paths.
+
+The support of output index 0 of a node is a dense array of path counts over its receptive-field box
+(``counts[i0, i1, ...]`` counts the paths from input offset ``origin + (i0, i1, ...)``). A layer with kernel
+``k`` and dilation ``d`` running at jump ``J`` adds ``k`` copies of its input's counts shifted by
+``t * d * J`` along each axis (the kernel is a product over axes, so the axes are done one at a time);
+a merge adds its branches' counts, so the support of parallel branches (ASPP) is their union.
+
+Counts are float64: exact while they stay below 2**53, which covers every practical stack; only whether a
+count is zero decides taps and holes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from atrous.errors import UnsupportedOpError, bad
+from atrous.rf.graph import Graph, Spec, as_graph
+from atrous.rf.layer import Layer
+
+__all__ = ["AxisSupport", "Support", "node_supports", "support"]
+
+#: Largest receptive-field box (in cells) for which the N-D support is built; larger boxes fall back to
+#: per-axis supports.
+MAX_CELLS = 2**26
+
+
+@dataclass(frozen=True)
+class AxisSupport:
+    """The support seen along one axis: which input offsets on this axis are read at all.
+
+    ``counts[i]`` is the number of paths to any input whose coordinate on this axis is ``origin + i``.
+    """
+
+    origin: int
+    counts: np.ndarray
+
+    @property
+    def offsets(self) -> list[int]:
+        """Input offsets (relative to output index 0 at position 0) that are read."""
+        return [self.origin + int(i) for i in np.flatnonzero(self.counts)]
+
+    @property
+    def holes(self) -> list[int]:
+        """Offsets inside the extent that are never read."""
+        return [self.origin + int(i) for i in np.flatnonzero(self.counts == 0)]
+
+    @property
+    def taps(self) -> int:
+        return int(np.count_nonzero(self.counts))
+
+    @property
+    def extent(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def coverage(self) -> float:
+        return self.taps / self.extent
+
+
+@dataclass(frozen=True)
+class Support:
+    """Exact support of one output unit: path counts over the receptive-field box.
+
+    ``counts`` is None when the box was too large for an N-D array (``per_axis`` then holds the
+    per-axis supports, which are exact for the projections of the support onto each axis).
+    """
+
+    origin: tuple[int, ...]
+    extent: tuple[int, ...]
+    counts: np.ndarray | None
+    per_axis: tuple[AxisSupport, ...]
+
+    @property
+    def dims(self) -> int:
+        return len(self.origin)
+
+    @property
+    def volume(self) -> int:
+        return math.prod(self.extent)
+
+    @property
+    def exact(self) -> bool:
+        """True when the N-D support was built (always true in 1-D)."""
+        return self.counts is not None
+
+    @property
+    def taps(self) -> int:
+        """Number of input positions read inside the extent (N-D)."""
+        if self.counts is None:
+            raise UnsupportedOpError(
+                f"Support: the {'x'.join(map(str, self.extent))} box exceeds {MAX_CELLS} cells, so only "
+                "per-axis taps are known (support.per_axis)"
+            )
+        return int(np.count_nonzero(self.counts))
+
+    @property
+    def holes(self) -> int:
+        return self.volume - self.taps
+
+    @property
+    def coverage(self) -> float:
+        return self.taps / self.volume
+
+    def offsets(self) -> np.ndarray:
+        """``(taps, dims)`` array of the input offsets read."""
+        assert self.counts is not None
+        return np.argwhere(self.counts != 0) + np.asarray(self.origin)
+
+    def hole_offsets(self) -> np.ndarray:
+        """``(holes, dims)`` array of the offsets inside the extent that are never read."""
+        assert self.counts is not None
+        return np.argwhere(self.counts == 0) + np.asarray(self.origin)
+
+    def paths(self, offset: tuple[int, ...] | int) -> int:
+        """Number of paths from input ``offset`` to the output unit (0 for a hole or outside the box)."""
+        off = (offset,) if isinstance(offset, int) else tuple(offset)
+        if len(off) != self.dims:
+            raise bad("Support.paths", "offset", f"{self.dims} coordinates", offset)
+        idx = tuple(o - s for o, s in zip(off, self.origin))
+        if any(not 0 <= i < n for i, n in zip(idx, self.extent)):
+            return 0
+        if self.counts is None:
+            raise UnsupportedOpError("Support.paths: the N-D support was not built (box too large)")
+        return int(self.counts[idx])
+
+    def distribution(self) -> np.ndarray:
+        """Path counts normalised to sum to 1: the ERF of the linearised uniform-weight stack."""
+        assert self.counts is not None
+        return self.counts / self.counts.sum()
+
+
+def _shift_sum(arr: np.ndarray, axis: int, kernel: int, step: int) -> np.ndarray:
+    """Sum of ``kernel`` copies of ``arr`` shifted by ``0, step, 2 step, ...`` along ``axis``."""
+    if kernel == 1:
+        return arr
+    n = arr.shape[axis]
+    shape = list(arr.shape)
+    shape[axis] = n + (kernel - 1) * step
+    out = np.zeros(shape, dtype=arr.dtype)
+    moved = np.moveaxis(out, axis, 0)
+    src = np.moveaxis(arr, axis, 0)
+    for t in range(kernel):
+        moved[t * step: t * step + n] += src
+    return out
+
+
+def _apply(counts: np.ndarray, origin: tuple[int, ...], jump: tuple[int, ...], layer: Layer,
+           axes: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
+    new_origin = list(origin)
+    new_jump = list(jump)
+    for i, a in enumerate(axes):
+        if layer.is_global:
+            continue
+        counts = _shift_sum(counts, i, layer.kernel[a], layer.dilation[a] * jump[i])
+        new_origin[i] = origin[i] - layer.padding[a][0] * jump[i]
+        new_jump[i] = jump[i] * layer.stride[a]
+    return counts, tuple(new_origin), tuple(new_jump)
+
+
+def _union(parts: list[tuple[np.ndarray, tuple[int, ...]]]) -> tuple[np.ndarray, tuple[int, ...]]:
+    dims = len(parts[0][1])
+    lo = tuple(min(o[a] for _, o in parts) for a in range(dims))
+    hi = tuple(max(o[a] + c.shape[a] for c, o in parts) for a in range(dims))
+    out = np.zeros(tuple(h - l for l, h in zip(lo, hi)))
+    for c, o in parts:
+        out[tuple(slice(o[a] - lo[a], o[a] - lo[a] + c.shape[a]) for a in range(dims))] += c
+    return out, lo
+
+
+def _propagate(graph: Graph, axes: tuple[int, ...], upto: int | None = None
+               ) -> Iterator[tuple[int, np.ndarray, tuple[int, ...]]]:
+    """Yield ``(node, counts, origin)`` for every node in order, over the given axes."""
+    last = len(graph.nodes) - 1 if upto is None else upto
+    last_use = {}
+    for i, node in enumerate(graph.nodes[: last + 1]):
+        for j in node.inputs:
+            last_use[j] = i
+    state: dict[int, tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]] = {}
+    for i, node in enumerate(graph.nodes[: last + 1]):
+        if node.op == "input":
+            counts = np.ones((1,) * len(axes))
+            origin: tuple[int, ...] = (0,) * len(axes)
+            jump: tuple[int, ...] = (1,) * len(axes)
+        elif node.op == "layer":
+            assert node.layer is not None
+            c, o, j = state[node.inputs[0]]
+            counts, origin, jump = _apply(c, o, j, node.layer, axes)
+        else:
+            counts, origin = _union([(state[j][0], state[j][1]) for j in node.inputs])
+            jump = state[node.inputs[0]][2]
+        state[i] = (counts, origin, jump)
+        yield i, counts, origin
+        for j in node.inputs:
+            if last_use.get(j) == i:
+                del state[j]
+
+
+def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELLS) -> Support:
+    """Exact support of output index 0 of ``node`` (default: the graph's output).
+
+    Args:
+        spec: a :class:`~atrous.rf.graph.Graph`, a list of layers or one layer.
+        node: node name or index; default the output node.
+        max_cells: build the N-D path-count array only when the receptive-field box has at most this many
+            cells; otherwise ``counts`` is None and only the per-axis supports are given.
+
+    Returns:
+        A :class:`Support`.
+
+    >>> from atrous.rf import conv
+    >>> s = support(conv((3, 3), dilation=2))
+    >>> s.taps, s.volume, s.holes, s.per_axis[0].offsets
+    (9, 25, 16, [0, 2, 4])
+    >>> s = support([conv(3, dilation=d) for d in (1, 2, 5)])
+    >>> s.extent, s.holes
+    ((17,), 0)
+    """
+    graph = as_graph(spec)
+    idx = graph.output if node is None else (graph.index(node) if isinstance(node, str) else node)
+    if not isinstance(idx, int) or not 0 <= idx < len(graph.nodes):
+        raise bad("support", "node", f"a node name or an index in 0..{len(graph.nodes) - 1}", node)
+    per_axis = []
+    for a in range(graph.dims):
+        for i, counts, origin in _propagate(graph, (a,), upto=idx):
+            if i == idx:
+                per_axis.append(AxisSupport(origin[0], counts))
+    extent = tuple(p.extent for p in per_axis)
+    if graph.dims == 1:
+        return Support((per_axis[0].origin,), extent, per_axis[0].counts, tuple(per_axis))
+    if math.prod(extent) > max_cells:
+        return Support(tuple(p.origin for p in per_axis), extent, None, tuple(per_axis))
+    for i, counts, origin in _propagate(graph, tuple(range(graph.dims)), upto=idx):
+        if i == idx:
+            marginals = tuple(
+                AxisSupport(origin[a], counts.sum(axis=tuple(b for b in range(graph.dims) if b != a)))
+                for a in range(graph.dims)
+            )
+            return Support(origin, extent, counts, marginals)
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class SupportSummary:
+    name: str
+    taps: int
+    holes: int
+    coverage: float
+    exact: bool
+
+
+def node_supports(spec: Spec, max_cells: int = MAX_CELLS) -> list[SupportSummary]:
+    """Taps, holes and coverage of every node in one pass (N-D where the box fits ``max_cells``,
+    otherwise the product of the per-axis values with ``exact=False``)."""
+    graph = as_graph(spec)
+    axes_all = tuple(range(graph.dims))
+    per_axis_taps: list[list[tuple[int, int]]] = [[] for _ in graph.nodes]
+    for a in axes_all:
+        for i, counts, _ in _propagate(graph, (a,)):
+            per_axis_taps[i].append((int(np.count_nonzero(counts)), counts.shape[0]))
+    volumes = [math.prod(n for _, n in t) for t in per_axis_taps]
+    result: list[SupportSummary | None] = [None] * len(graph.nodes)
+    if graph.dims == 1 or max(volumes) <= max_cells:
+        for i, counts, _ in _propagate(graph, axes_all):
+            taps = int(np.count_nonzero(counts))
+            result[i] = SupportSummary(graph.nodes[i].name, taps, counts.size - taps, taps / counts.size, True)
+    else:
+        for i, t in enumerate(per_axis_taps):
+            taps = math.prod(k for k, _ in t)
+            result[i] = SupportSummary(graph.nodes[i].name, taps, volumes[i] - taps, taps / volumes[i], False)
+    return [r for r in result if r is not None]
