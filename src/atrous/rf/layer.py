@@ -100,18 +100,16 @@ class Layer:
         for a, n in enumerate(lengths):
             left, right = self.padding[a]
             room = n + left + right - self.span[a]
-            if room < 0:
+            s = self.stride[a]
+            slack = s - 1 if self.ceil_mode else 0  # ceil_mode lets the last window overhang by < stride
+            m = (room + slack) // s + 1
+            while self.ceil_mode and m > 1 and (m - 1) * s >= n + left:
+                m -= 1  # the last window would start in the right padding
+            if m < 1:
                 raise ShapeError(
-                    f"{where}: input length must be at least {self.span[a] - left - right} on axis {a} "
+                    f"{where}: input length must be at least {self.span[a] - left - right - slack} on axis {a} "
                     f"(span {self.span[a]}, padding {left}+{right}), got {n}"
                 )
-            s = self.stride[a]
-            if self.ceil_mode:
-                m = -(-room // s) + 1
-                if (m - 1) * s >= n + left:  # the last window would start in the right padding
-                    m -= 1
-            else:
-                m = room // s + 1
             out.append(m)
         return tuple(out)
 
@@ -228,7 +226,7 @@ def _per_axis(value: object, dims: int, arg: str, where: str, minimum: int) -> t
         if len(values) != dims:
             raise bad(where, arg, f"an int or {dims} values (one per axis)", value)
     else:
-        raise bad(where, arg, "an int or a sequence of ints", value)
+        raise bad(where, arg, f"a positive int or {dims} positive ints (one per axis)", value)
     for v in values:
         if not _is_int(v) or v < minimum:  # type: ignore[operator]
             rule = "a positive int" if minimum == 1 else f"an int >= {minimum}"

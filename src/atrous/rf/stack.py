@@ -8,8 +8,9 @@ Conventions (per spatial axis, for an infinitely long input, so borders never ma
   taking output ``i`` to sit at input position ``i * jump``. A causal stack has ``lookahead == 0``.
 
 At a merge the node's region is the union of its branches; ``size_min``/``size_max`` are the smallest and
-largest receptive field over the paths through the graph, and the branches must agree in jump and centre
-(the alignment check of Araujo et al., 2019), otherwise the merge is reported as not aligned.
+largest receptive field over the paths through the graph. The branches must agree in jump and in centre
+(the alignment check of Araujo et al., 2019) or, as in causal stacks (a TCN's residual add), all end at the
+same input sample; otherwise the merge is reported as not aligned.
 """
 
 from __future__ import annotations
@@ -175,13 +176,21 @@ def _merge(name: str, op: str, ins: Sequence[NodeRF]) -> NodeRF:
     dims = len(ins[0].size)
     messages = []
     first = ins[0]
-    for other in ins[1:]:
-        if other.jump != first.jump or other.offset != first.offset:
-            messages.append(
-                f"merge {name!r} is not aligned: {first.name!r} has jump {list(first.jump)} and centre "
-                f"{_fmt(first.offset)}, {other.name!r} has jump {list(other.jump)} and centre "
-                f"{_fmt(other.offset)}; pad or crop the branches so their centres agree"
-            )
+    same_jump = all(i.jump == first.jump for i in ins)
+    centred = all(i.offset == first.offset for i in ins)
+    causal = all(i.end == first.end for i in ins)  # causal stacks line up on the newest sample instead
+    if not (same_jump and (centred or causal)):
+        for other in ins[1:]:
+            if other.jump != first.jump or (other.offset != first.offset and other.end != first.end):
+                messages.append(
+                    f"merge {name!r} is not aligned: {first.name!r} has jump {list(first.jump)}, centre "
+                    f"{_fmt(first.offset)} and end {list(first.end)}, {other.name!r} has jump "
+                    f"{list(other.jump)}, centre {_fmt(other.offset)} and end {list(other.end)}; pad or crop "
+                    "the branches so their centres (or, for causal stacks, their ends) agree"
+                )
+        if not messages:
+            messages.append(f"merge {name!r} is not aligned: its branches agree neither on their centres "
+                            "nor on their ends")
     length = None
     known = [i.length for i in ins if i.length is not None]
     if len(known) == len(ins):
