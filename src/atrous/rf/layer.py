@@ -15,9 +15,10 @@ from atrous.errors import ShapeError, bad
 
 __all__ = ["KINDS", "PAD_WORDS", "Layer", "conv", "global_pool", "pool", "span"]
 
-#: Layer kinds. ``global`` stands for a global operation (global pooling, a gate, an image-pooling branch):
-#: every output then depends on the whole input; the local quantities pass through unchanged.
-KINDS = ("conv", "maxpool", "avgpool", "global")
+#: Layer kinds. ``global`` (global pooling: the map shrinks to 1) and ``global_broadcast`` (a global context
+#: broadcast back to every position: a squeeze-excitation gate, an upsampled image-pooling branch) make every
+#: output depend on the whole input; the local quantities pass through them unchanged.
+KINDS = ("conv", "maxpool", "avgpool", "global", "global_broadcast")
 PAD_WORDS = ("same", "valid", "causal")
 
 AxisPadding = Union[int, tuple[int, int], str]
@@ -82,7 +83,7 @@ class Layer:
 
     @property
     def is_global(self) -> bool:
-        return self.kind == "global"
+        return self.kind in ("global", "global_broadcast")
 
     def output_length(self, length: IntArg) -> tuple[int, ...]:
         """Output length per axis for an input of ``length`` (one int, or one per axis).
@@ -94,8 +95,10 @@ class Layer:
         """
         where = f"Layer {self.name!r}" if self.name else "Layer"
         lengths = _per_axis(length, self.dims, "input length", where, minimum=1)
-        if self.is_global:
+        if self.kind == "global":
             return tuple(1 for _ in lengths)
+        if self.kind == "global_broadcast":
+            return lengths
         out = []
         for a, n in enumerate(lengths):
             left, right = self.padding[a]
@@ -120,7 +123,7 @@ class Layer:
             return str(v[0]) if len(set(v)) == 1 else "x".join(map(str, v))
 
         if self.is_global:
-            return "global"
+            return self.kind
         return f"{self.kind} k{fmt(self.kernel)} d{fmt(self.dilation)} s{fmt(self.stride)}"
 
 
@@ -178,10 +181,14 @@ def pool(
                  ceil_mode)
 
 
-def global_pool(dims: int = 1, name: str = "global") -> Layer:
-    """A global operation: every output depends on the whole input (``rf.global`` becomes true)."""
+def global_pool(dims: int = 1, name: str = "global", broadcast: bool = False) -> Layer:
+    """A global operation: every output depends on the whole input (``rf.global`` becomes true).
+
+    With ``broadcast=True`` the global context is spread back over the whole map (a squeeze-excitation gate,
+    an image-pooling branch followed by upsampling), so the feature-map size is unchanged.
+    """
     one = (1,) * dims
-    return Layer(one, one, one, ((0, 0),) * dims, kind="global", name=name)
+    return Layer(one, one, one, ((0, 0),) * dims, kind="global_broadcast" if broadcast else "global", name=name)
 
 
 def _make(

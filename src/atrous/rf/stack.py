@@ -147,7 +147,7 @@ def receptive_field(spec: Spec, input_size: IntArg | None = None) -> RFResult:
 
 def _apply_layer(name: str, layer: Layer, src: NodeRF) -> NodeRF:
     if layer.is_global:
-        length = None if src.length is None else (1,) * layer.dims
+        length = None if src.length is None else layer.output_length(src.length)
         return NodeRF(name, "layer", layer, (src.name,), src.size, src.size_min, src.size_max, src.jump,
                       src.start, src.end, src.offset, True, True, (), length)
     jump, start, end, smin, smax = [], [], [], [], []

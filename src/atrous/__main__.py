@@ -1,0 +1,5 @@
+"""``python -m atrous`` is the ``atrous`` command."""
+
+from atrous.cli.main import run
+
+run()

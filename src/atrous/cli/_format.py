@@ -1,0 +1,28 @@
+"""Plain-text tables and value formatting for people (no dependency beyond the standard library)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def axes(values: Sequence[object] | None) -> str:
+    """``[15]`` -> ``15``; ``[67, 67]`` -> ``67x67``; ``[0.5, 0]`` -> ``0.5x0``; None -> ``-``."""
+    if values is None:
+        return "-"
+    parts = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
+    return "x".join(parts)
+
+
+def percent(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] | None = None) -> str:
+    """Columns padded to their widest cell; numbers right-aligned where ``right`` says so."""
+    right = right or [False] * len(headers)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])

@@ -1,0 +1,183 @@
+"""``atrous rf``: receptive field, exact support, alignment and gridding verdicts of a described stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from atrous.cli._args import int_list, word_list
+from atrous.cli._format import axes, percent, table
+from atrous.errors import ConfigError
+
+EPILOG = """examples:
+  atrous rf --kernel 3 --dilation 1,2,4                 1-D stack, "same" padding: RF 15, no holes
+  atrous rf -k 3 -d 2,2,2 --dims 2                      2-D gridding: 49 of 169 inputs read
+  atrous rf -k 2 -d 1,2,4,8,16,32,64,128,256,512 --causal   a WaveNet cycle: RF 1024, lookahead 0
+  atrous rf -k 3,2,3 -s 1,2,1 --kind conv,maxpool,conv  pooling in the stack
+  atrous rf -k 3 -d 1,1 --dims 2 --branches 6,12,18 --input-size 33   ASPP branches on a 33x33 map
+  atrous rf --preset tcn --json                          Bai et al.'s TCN as one JSON object
+presets: {presets}
+"""
+
+STACK_ARGS = ("kernel", "dilation", "stride", "padding", "kind")
+
+
+def add_parser(sub: Any) -> None:
+    from atrous.rf.presets import PRESETS
+
+    p = sub.add_parser(
+        "rf", help="receptive field, holes and gridding of a stack",
+        description="Receptive field (size, stride, centre), exact support with holes, alignment and the "
+                    "HDC gridding verdict of a stack of dilated convolutions.",
+        epilog=EPILOG.format(presets=", ".join(PRESETS)), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("-k", "--kernel", metavar="K[,K...]", help="kernel size, one for all layers or one per layer "
+                   "(default 3)")
+    p.add_argument("-d", "--dilation", metavar="D[,D...]", help="dilation per layer (default 1)")
+    p.add_argument("-s", "--stride", metavar="S[,S...]", help="stride per layer (default 1)")
+    p.add_argument("--padding", metavar="P[,P...]", help="same, valid, causal or an int, per layer "
+                   "(default same)")
+    p.add_argument("--kind", metavar="KIND[,...]", help="conv, maxpool or avgpool per layer (default conv)")
+    p.add_argument("--dims", type=int, choices=(1, 2, 3), default=1, help="spatial axes (square kernels)")
+    p.add_argument("--causal", action="store_true", help="causal padding (along the first axis when --dims > 1)")
+    p.add_argument("--input-size", metavar="N[,N...]", help="input length per axis: adds feature-map sizes and "
+                   "the border-layer check")
+    p.add_argument("--branches", metavar="R[,R...]", help="parallel branches after the stack, one per rate, "
+                   "merged by concatenation (ASPP)")
+    p.add_argument("--branch-kernel", type=int, default=3, metavar="K", help="kernel of the branches (default 3)")
+    p.add_argument("--image-pool", action="store_true", help="add a global image-pooling branch")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="a built-in architecture instead of a stack")
+    p.add_argument("--holes", action="store_true", help="list the unread offsets per axis")
+    p.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md section 6)")
+    p.set_defaults(handler=run)
+
+
+def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """(graph, title, input_size) from the parsed arguments."""
+    from atrous.rf import Graph, conv, global_pool, pool
+    from atrous.rf.presets import PRESETS, preset
+
+    input_size: Any = int_list(args.input_size, "--input-size") if args.input_size else None
+    if input_size is not None and len(input_size) == 1:
+        input_size = input_size[0]  # one length for every axis
+    given = [a for a in STACK_ARGS if getattr(args, a) is not None]
+    if args.preset:
+        clash = given + [x for x in ("branches", "image_pool", "causal") if getattr(args, x)]
+        if clash:
+            raise ConfigError(f"atrous rf: --preset cannot be combined with --{clash[0].replace('_', '-')}; "
+                              "describe either a preset or a stack")
+        size = input_size if input_size is not None else PRESETS[args.preset][2]
+        return preset(args.preset), f"preset {args.preset}: {PRESETS[args.preset][1]}", size
+    if not given and not args.branches and not args.image_pool:
+        raise ConfigError("atrous rf: a stack must be given: use --kernel/--dilation/--stride, --branches or "
+                          "--preset (see atrous rf --help)")
+    if args.causal and args.padding is not None:
+        raise ConfigError("atrous rf: --causal sets the padding; drop --padding or --causal")
+    dims = args.dims
+    graph = Graph(dims=dims)
+    n_layers = 0
+    if given:
+        kernels = int_list(args.kernel or "3", "--kernel")
+        dilations = int_list(args.dilation or "1", "--dilation")
+        strides = int_list(args.stride or "1", "--stride")
+        pads = word_list(args.padding or ("causal" if args.causal else "same"), "--padding")
+        kinds = word_list(args.kind or "conv", "--kind")
+        lists = {"--kernel": kernels, "--dilation": dilations, "--stride": strides, "--padding": pads,
+                 "--kind": kinds}
+        n_layers = max(len(v) for v in lists.values())
+        for flag, values in lists.items():
+            if len(values) not in (1, n_layers):
+                longest = max(lists, key=lambda f: len(lists[f]))
+                raise ConfigError(f"atrous rf: {flag} must have one value or one per layer ({n_layers}, as "
+                                  f"{longest}), got {len(values)}")
+        for i in range(n_layers):
+            def pick(values: list[Any]) -> Any:
+                return values[0] if len(values) == 1 else values[i]
+
+            pad: Any = pick(pads)
+            pad = int(pad) if pad.lstrip("-").isdigit() else pad
+            if dims > 1 and pad == "causal":
+                pad = ("causal",) + ("same",) * (dims - 1)
+            kind = pick(kinds)
+            name = f"layer{i + 1}"
+            if kind == "conv":
+                graph.add(conv(pick(kernels), pick(strides), pick(dilations), pad, dims=dims, name=name))
+            elif kind in ("maxpool", "avgpool"):
+                graph.add(pool(pick(kernels), pick(strides), pick(dilations), pad, kind=kind, dims=dims,
+                               name=name))
+            else:
+                raise ConfigError(f"atrous rf: --kind must be conv, maxpool or avgpool, got {kind!r}")
+    trunk = graph.output
+    if args.branches or args.image_pool:
+        rates = int_list(args.branches, "--branches") if args.branches else []
+        branches = [graph.add(conv(args.branch_kernel, dilation=r, padding="same", dims=dims), trunk,
+                              name=f"branch.rate{r}") for r in rates]
+        if args.image_pool:
+            branches.append(graph.add(global_pool(dims, broadcast=True), trunk,
+                                      name="branch.image_pool"))
+        if len(branches) == 1:
+            raise ConfigError("atrous rf: --branches must give at least two branches (or add --image-pool), "
+                              f"got {args.branches!r}")
+        graph.merge(branches, op="cat", name="branches.cat")
+    what = f"{n_layers} layer{'s' if n_layers != 1 else ''}"
+    if args.branches or args.image_pool:
+        what += " + parallel branches"
+    return graph, f"{what}, {dims}-D", input_size
+
+
+def run(args: argparse.Namespace) -> int:
+    from atrous.rf.summary import summarize
+
+    graph, title, input_size = build_spec(args)
+    summary = summarize(graph, input_size)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(render(summary, title, show_holes=args.holes))
+    return 0
+
+
+def render(s: dict[str, Any], title: str, show_holes: bool = False) -> str:
+    """The human-readable report of a :func:`atrous.rf.summary.summarize` object."""
+    has_length = any("length" in row for row in s["layers"])
+    headers = ["layer", "op", "kernel", "dilation", "stride", "RF", "jump", "coverage"]
+    if has_length:
+        headers.append("map")
+    rows = []
+    for row in s["layers"]:
+        cells = [row["name"], row["op"], axes(row["kernel"]), axes(row["dilation"]), axes(row["stride"]),
+                 axes(row["rf"]), axes(row["jump"]), percent(row["coverage"])]
+        if has_length:
+            cells.append(axes(row.get("length")))
+        rows.append(cells)
+    rf, sup, grid = s["rf"], s["support"], s["gridding"]
+    lines = [f"atrous rf: {title}", "", table(headers, rows, [False, False] + [True] * (len(headers) - 2)), ""]
+    size = axes(rf["size"]) + (" (+ global)" if rf["global"] else "")
+    lines.append(f"receptive field  {size}, stride {axes(rf['stride'])}, centre of output 0 at "
+                 f"{axes(rf['offset'])}")
+    lines.append(f"lookback/ahead   {axes(rf['lookback'])} past, {axes(rf['lookahead'])} future samples")
+    if rf["size_min"] != rf["size_max"]:
+        lines.append(f"paths            smallest RF {axes(rf['size_min'])}, largest {axes(rf['size_max'])}")
+    exact = "" if sup["exact"] else " (per-axis product)"
+    lines.append(f"support          {sup['taps']} of {_volume(sup['extent'])} inputs read{exact} "
+                 f"(coverage {percent(sup['coverage'])}, {sup['holes']} holes)")
+    if "output_length" in s:
+        lines.append(f"output length    {axes(s['output_length'])}")
+    lines.append("alignment        " + ("all merges aligned" if s["aligned"] else "NOT aligned"))
+    lines.extend(f"  - {m}" for m in s["alignment"])
+    lines.append("gridding         " + ("HDC ok" if grid["hdc_ok"] else "HDC fails"))
+    lines.extend(f"  - {m}" for m in grid["messages"])
+    if show_holes:
+        for a, ax in enumerate(sup["per_axis"]):
+            more = " ..." if ax["holes"] > len(ax["hole_offsets"]) else ""
+            listed = ", ".join(map(str, ax["hole_offsets"])) or "none"
+            lines.append(f"holes, axis {a}     {listed}{more}")
+    return "\n".join(lines)
+
+
+def _volume(extent: list[int]) -> str:
+    total = 1
+    for e in extent:
+        total *= e
+    return str(total) if len(extent) == 1 else f"{total} ({axes(extent)})"
