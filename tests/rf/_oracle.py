@@ -108,7 +108,7 @@ def oracle(graph: Graph, node: int, n: int) -> dict:
     start = tuple(int(lo[a] - mid[a] * jump[a]) for a in range(graph.dims))
     end = tuple(int(hi[a] - mid[a] * jump[a]) for a in range(graph.dims))
     return {
-        "size": tuple(int(h - l + 1) for l, h in zip(lo, hi)),
+        "size": tuple(int(h - low + 1) for low, h in zip(lo, hi)),
         "start": start,
         "end": end,
         "jump": tuple(jump),

@@ -30,7 +30,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from atrous.cli import rf_cmd, schedule_cmd
+    from atrous.cli.rf_cmd import add_parser as add_rf
+    from atrous.cli.schedule_cmd import add_parser as add_schedule
 
     parser = Parser(
         prog="atrous",
@@ -40,8 +41,8 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"atrous {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (rf_cmd, schedule_cmd):
-        module.add_parser(sub)
+    for add in (add_rf, add_schedule):
+        add(sub)
     return parser
 
 

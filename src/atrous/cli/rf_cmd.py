@@ -83,8 +83,8 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
         strides = int_list(args.stride or "1", "--stride")
         pads = word_list(args.padding or ("causal" if args.causal else "same"), "--padding")
         kinds = word_list(args.kind or "conv", "--kind")
-        lists = {"--kernel": kernels, "--dilation": dilations, "--stride": strides, "--padding": pads,
-                 "--kind": kinds}
+        lists: dict[str, list[Any]] = {"--kernel": kernels, "--dilation": dilations, "--stride": strides,
+                                       "--padding": pads, "--kind": kinds}
         n_layers = max(len(v) for v in lists.values())
         for flag, values in lists.items():
             if len(values) not in (1, n_layers):
@@ -92,7 +92,7 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
                 raise ConfigError(f"atrous rf: {flag} must have one value or one per layer ({n_layers}, as "
                                   f"{longest}), got {len(values)}")
         for i in range(n_layers):
-            def pick(values: list[Any]) -> Any:
+            def pick(values: list[Any], i: int = i) -> Any:
                 return values[0] if len(values) == 1 else values[i]
 
             pad: Any = pick(pads)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Union
 
 from atrous.errors import ConfigError, bad
 from atrous.rf.layer import Layer
@@ -130,7 +129,7 @@ class Graph:
         return g
 
 
-Spec = Union[Graph, Sequence[Layer], Layer]
+Spec = Graph | Sequence[Layer] | Layer
 
 
 def as_graph(spec: Spec) -> Graph:

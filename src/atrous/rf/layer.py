@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 from atrous.errors import ShapeError, bad
 
@@ -21,9 +20,9 @@ __all__ = ["KINDS", "PAD_WORDS", "Layer", "conv", "global_pool", "pool", "span"]
 KINDS = ("conv", "maxpool", "avgpool", "global", "global_broadcast")
 PAD_WORDS = ("same", "valid", "causal")
 
-AxisPadding = Union[int, tuple[int, int], str]
-PaddingArg = Union[AxisPadding, Sequence[AxisPadding]]
-IntArg = Union[int, Sequence[int]]
+AxisPadding = int | tuple[int, int] | str
+PaddingArg = AxisPadding | Sequence[AxisPadding]
+IntArg = int | Sequence[int]
 
 
 def span(kernel: int, dilation: int) -> int:

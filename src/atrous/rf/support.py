@@ -109,12 +109,12 @@ class Support:
     def offsets(self) -> np.ndarray:
         """``(taps, dims)`` array of the input offsets read."""
         assert self.counts is not None
-        return np.argwhere(self.counts != 0) + np.asarray(self.origin)
+        return np.asarray(np.argwhere(self.counts != 0) + np.asarray(self.origin))
 
     def hole_offsets(self) -> np.ndarray:
         """``(holes, dims)`` array of the offsets inside the extent that are never read."""
         assert self.counts is not None
-        return np.argwhere(self.counts == 0) + np.asarray(self.origin)
+        return np.asarray(np.argwhere(self.counts == 0) + np.asarray(self.origin))
 
     def paths(self, offset: tuple[int, ...] | int) -> int:
         """Number of paths from input ``offset`` to the output unit (0 for a hole or outside the box)."""
@@ -131,7 +131,7 @@ class Support:
     def distribution(self) -> np.ndarray:
         """Path counts normalised to sum to 1: the ERF of the linearised uniform-weight stack."""
         assert self.counts is not None
-        return self.counts / self.counts.sum()
+        return np.asarray(self.counts / self.counts.sum())
 
 
 def _shift_sum(arr: np.ndarray, axis: int, kernel: int, step: int) -> np.ndarray:
@@ -166,7 +166,7 @@ def _union(parts: list[tuple[np.ndarray, tuple[int, ...]]]) -> tuple[np.ndarray,
     dims = len(parts[0][1])
     lo = tuple(min(o[a] for _, o in parts) for a in range(dims))
     hi = tuple(max(o[a] + c.shape[a] for c, o in parts) for a in range(dims))
-    out = np.zeros(tuple(h - l for l, h in zip(lo, hi)))
+    out = np.zeros(tuple(h - low for low, h in zip(lo, hi)))
     for c, o in parts:
         out[tuple(slice(o[a] - lo[a], o[a] - lo[a] + c.shape[a]) for a in range(dims))] += c
     return out, lo
@@ -188,16 +188,16 @@ def _propagate(graph: Graph, axes: tuple[int, ...], upto: int | None = None
             jump: tuple[int, ...] = (1,) * len(axes)
         elif node.op == "layer":
             assert node.layer is not None
-            c, o, j = state[node.inputs[0]]
-            counts, origin, jump = _apply(c, o, j, node.layer, axes)
+            c, o, jmp = state[node.inputs[0]]
+            counts, origin, jump = _apply(c, o, jmp, node.layer, axes)
         else:
-            counts, origin = _union([(state[j][0], state[j][1]) for j in node.inputs])
+            counts, origin = _union([(state[k][0], state[k][1]) for k in node.inputs])
             jump = state[node.inputs[0]][2]
         state[i] = (counts, origin, jump)
         yield i, counts, origin
-        for j in node.inputs:
-            if last_use.get(j) == i:
-                del state[j]
+        for k in node.inputs:
+            if last_use.get(k) == i and k in state:
+                del state[k]
 
 
 def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELLS) -> Support:
