@@ -51,5 +51,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"depth            {sched.depth} layers")
     print(f"receptive field  {sched.rf}")
     print(f"holes            {sched.holes}")
-    print(f"HDC              {'ok' if verdict.ok else 'fails'}: {verdict.message}")
+    print(f"HDC              {'ok' if verdict.ok else 'fails'}" + (f": {verdict.message}" if verdict.message else ""))
     return 0

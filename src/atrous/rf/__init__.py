@@ -7,14 +7,62 @@
 
 from atrous.rf.frequency import alias_free_stride, aliased_energy, cutoff, frequency_response, stack_response
 from atrous.rf.graph import MERGES, Graph, Node, as_graph
+from atrous.rf.gridding import (
+    GriddingReport,
+    HDCVerdict,
+    common_factor,
+    exact_miss_probability,
+    gridding_report,
+    hdc_check,
+    hdc_m_values,
+    miss_probability,
+    support_miss_probability,
+)
 from atrous.rf.layer import KINDS, PAD_WORDS, Layer, conv, global_pool, pool, span
 from atrous.rf.matrix import ConvMatrix, conv_matrix
+from atrous.rf.schedule import Schedule, cyclic, design, exponential, sawtooth
 from atrous.rf.stack import NodeRF, RFResult, output_length, receptive_field
 from atrous.rf.support import AxisSupport, Support, node_supports, support
 
 __all__ = [
-    "KINDS", "MERGES", "PAD_WORDS", "AxisSupport", "ConvMatrix", "Graph", "Layer", "Node", "NodeRF", "RFResult",
-    "Support", "alias_free_stride", "aliased_energy", "as_graph", "conv", "conv_matrix", "cutoff",
-    "frequency_response", "global_pool", "node_supports", "output_length", "pool", "receptive_field", "span",
-    "stack_response", "support",
+    "KINDS",
+    "MERGES",
+    "PAD_WORDS",
+    "AxisSupport",
+    "ConvMatrix",
+    "Graph",
+    "GriddingReport",
+    "HDCVerdict",
+    "Layer",
+    "Node",
+    "NodeRF",
+    "RFResult",
+    "Schedule",
+    "Support",
+    "alias_free_stride",
+    "aliased_energy",
+    "as_graph",
+    "common_factor",
+    "conv",
+    "conv_matrix",
+    "cutoff",
+    "cyclic",
+    "design",
+    "exact_miss_probability",
+    "exponential",
+    "frequency_response",
+    "global_pool",
+    "gridding_report",
+    "hdc_check",
+    "hdc_m_values",
+    "miss_probability",
+    "node_supports",
+    "output_length",
+    "pool",
+    "receptive_field",
+    "sawtooth",
+    "span",
+    "stack_response",
+    "support",
+    "support_miss_probability",
 ]
