@@ -184,7 +184,8 @@ def test_common_factor_rule(rates: list[int]) -> None:
     v = hdc_check(rates)
     assert not v.ok and not v.factor_ok
     assert v.common_factor == oracle_gcd(rates) == common_factor(rates)
-    assert f"share the factor {oracle_gcd(rates)}" in v.message
+    g = oracle_gcd(rates)
+    assert (f"share the factor {g}" if len(rates) > 1 else f"common factor {g}") in v.message
     assert not is_contiguous(chain_offsets(rates, 3))
 
 
@@ -334,7 +335,7 @@ def check_report(report: GriddingReport, graph: Graph) -> None:
         assert len(summary) == 1 and f"{taps} of {volume} offsets read" in summary[0]
     else:
         assert not passes_with_holes and not summary
-    assert report.hdc_ok == (not any("HDC rule of" in m or "share the factor" in m for m in report.messages))
+    assert report.hdc_ok == (not any("HDC rule of" in m or "factor" in m for m in report.messages))
 
 
 @FAST

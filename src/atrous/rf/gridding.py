@@ -123,8 +123,8 @@ def _verdict(rates: tuple[int, ...], kernel: int, hole_free: bool, prefix: str =
         gaps = ", so the receptive field has gaps"
     messages = []
     if not factor_ok:
-        messages.append(f"{prefix}rates {_fmt(rates)} share the factor {g}: {subject} reads only one input "
-                        f"offset in {g}{tail}")
+        what = f"rates {_fmt(rates)} share the factor {g}" if len(rates) > 1 else f"a single rate {g} (common factor {g})"
+        messages.append(f"{prefix}{what}: {subject} reads only one input offset in {g}{tail}")
     elif not m_ok:
         messages.append(f"{prefix}rates {_fmt(rates)} break the HDC rule of Wang et al. 2018: M_2 = {m2} > "
                         f"kernel {kernel}{gaps}{tail}")
