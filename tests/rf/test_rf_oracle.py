@@ -9,7 +9,7 @@ from _strategies import chains, extent_bound, graphs
 from hypothesis import HealthCheck, given, settings
 
 from atrous.errors import ShapeError
-from atrous.rf import Graph, as_graph, receptive_field, support
+from atrous.rf import Graph, as_graph, reads, receptive_field, support
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -29,6 +29,9 @@ def check_graph(graph: Graph) -> None:
         assert node.length == truth["shape"], node.name
         if node.aligned:
             assert node.jump == truth["jump"], node.name
+        pattern = reads(graph, idx)
+        np.testing.assert_array_equal(pattern.mask(), truth["counts"] != 0)
+        assert pattern.origin == truth["start"] and pattern.taps == np.count_nonzero(truth["counts"])
         sup = support(graph, idx)
         assert sup.origin == truth["start"]
         assert sup.counts is not None

@@ -18,11 +18,12 @@ from atrous.rf.gridding import (
     miss_probability,
     support_miss_probability,
 )
-from atrous.rf.layer import KINDS, PAD_WORDS, Layer, conv, global_pool, pool, span
+from atrous.rf.layer import KINDS, PAD_WORDS, Layer, conv, crop, global_pool, pool, span
 from atrous.rf.matrix import ConvMatrix, conv_matrix
+from atrous.rf.reads import NodeReads, Reads, node_reads, reads
 from atrous.rf.schedule import Schedule, cyclic, design, exponential, sawtooth
 from atrous.rf.stack import NodeRF, RFResult, output_length, receptive_field
-from atrous.rf.support import AxisSupport, Support, node_supports, support
+from atrous.rf.support import AxisSupport, Support, support
 
 __all__ = [
     "KINDS",
@@ -36,7 +37,9 @@ __all__ = [
     "Layer",
     "Node",
     "NodeRF",
+    "NodeReads",
     "RFResult",
+    "Reads",
     "Schedule",
     "Support",
     "alias_free_stride",
@@ -45,6 +48,7 @@ __all__ = [
     "common_factor",
     "conv",
     "conv_matrix",
+    "crop",
     "cutoff",
     "cyclic",
     "design",
@@ -56,9 +60,10 @@ __all__ = [
     "hdc_check",
     "hdc_m_values",
     "miss_probability",
-    "node_supports",
+    "node_reads",
     "output_length",
     "pool",
+    "reads",
     "receptive_field",
     "sawtooth",
     "span",

@@ -17,9 +17,10 @@ import numpy as np
 from atrous.errors import ConfigError, bad
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import IntArg, _per_axis
+from atrous.rf.reads import Reads
+from atrous.rf.reads import reads as read_pattern
 from atrous.rf.schedule import _int, _is_int, _rates, design
 from atrous.rf.stack import RFResult, receptive_field
-from atrous.rf.support import support
 
 __all__ = [
     "AxisGridding", "GriddingReport", "HDCVerdict", "common_factor", "exact_miss_probability",
@@ -123,7 +124,8 @@ def _verdict(rates: tuple[int, ...], kernel: int, hole_free: bool, prefix: str =
         gaps = ", so the receptive field has gaps"
     messages = []
     if not factor_ok:
-        what = f"rates {_fmt(rates)} share the factor {g}" if len(rates) > 1 else f"a single rate {g} (common factor {g})"
+        what = (f"rates {_fmt(rates)} share the factor {g}" if len(rates) > 1
+                else f"a single rate {g} (common factor {g})")
         messages.append(f"{prefix}{what}: {subject} reads only one input offset in {g}{tail}")
     elif not m_ok:
         messages.append(f"{prefix}rates {_fmt(rates)} break the HDC rule of Wang et al. 2018: M_2 = {m2} > "
@@ -288,7 +290,7 @@ def _pct(fraction: float) -> str:
     return f"{100 * fraction:.3g}%"
 
 
-def gridding_report(spec: Spec, input_size: IntArg | None = None) -> GriddingReport:
+def gridding_report(spec: Spec, input_size: IntArg | None = None, *, reads: Reads | None = None) -> GriddingReport:
     """HDC rules, exact holes and border layers of a stack or DAG, with one actionable message per problem.
 
     Per axis, the HDC rules run on the effective rates (``dilation * jump``) of the layers with kernel > 1
@@ -327,7 +329,7 @@ def gridding_report(spec: Spec, input_size: IntArg | None = None) -> GriddingRep
     if input_size is not None:
         _per_axis(input_size, dims, "input_size", "gridding_report", minimum=1)
     rf = receptive_field(graph)
-    sup = support(graph)
+    sup = reads if reads is not None else read_pattern(graph)
     axes = []
     uniform = []  # whether the path is a stride-1 chain of one kernel size, so rates map to dilations
     for a in range(dims):
@@ -347,10 +349,7 @@ def gridding_report(spec: Spec, input_size: IntArg | None = None) -> GriddingRep
         axes.append(AxisGridding(a, tuple(graph.nodes[i].name for i in nodes), rates, kernel, m2, g, m_ok,
                                  f_ok, holes))
     hdc_ok = all(ax.ok for ax in axes)
-    if sup.exact:
-        taps, volume = sup.taps, sup.volume
-    else:
-        taps, volume = math.prod(p.taps for p in sup.per_axis), sup.volume
+    taps, volume = sup.taps, sup.volume
     has_holes = taps < volume
 
     messages: list[str] = []
@@ -367,7 +366,7 @@ def gridding_report(spec: Spec, input_size: IntArg | None = None) -> GriddingRep
         messages.extend(v.messages)
 
     if has_holes:
-        approx = "" if sup.exact else "about "
+        approx = ""
         counted = f"{approx}{taps} of {volume} offsets read"
         unread = _pct((volume - taps) / volume)
         if dims == 1:
@@ -411,7 +410,7 @@ def gridding_report(spec: Spec, input_size: IntArg | None = None) -> GriddingRep
                 messages.append(f"layer {node.name!r} (kernel {k}, dilation {d}, span {sp}) is wider than "
                                 f"its {n}-long input{on}: its outer taps read padding at every output "
                                 f"position; {fix}")
-    return GriddingReport(hdc_ok, tuple(messages), tuple(axes), tuple(border), taps, volume, sup.exact)
+    return GriddingReport(hdc_ok, tuple(messages), tuple(axes), tuple(border), taps, volume, True)
 
 
 def _pair(where: str, arg: str, value: object) -> tuple[int, int]:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from atrous.errors import ShapeError, bad
 
-__all__ = ["KINDS", "PAD_WORDS", "Layer", "conv", "global_pool", "pool", "span"]
+__all__ = ["KINDS", "PAD_WORDS", "Layer", "conv", "crop", "global_pool", "pool", "span"]
 
 #: Layer kinds. ``global`` (global pooling: the map shrinks to 1) and ``global_broadcast`` (a global context
 #: broadcast back to every position: a squeeze-excitation gate, an upsampled image-pooling branch) make every
 #: output depend on the whole input; the local quantities pass through them unchanged.
-KINDS = ("conv", "maxpool", "avgpool", "global", "global_broadcast")
+#: ``crop`` removes samples at the borders (negative padding; slicing such as a TCN's chomp).
+KINDS = ("conv", "maxpool", "avgpool", "global", "global_broadcast", "crop")
 PAD_WORDS = ("same", "valid", "causal")
 
 AxisPadding = int | tuple[int, int] | str
@@ -70,9 +71,10 @@ class Layer:
             for v in getattr(self, arg):
                 if not _is_int(v) or v < 1:
                     raise bad(where, arg, "a positive int", v)
+        lowest = -(10**18) if self.kind == "crop" else 0
         for p in self.padding:
-            if len(p) != 2 or not all(_is_int(v) and v >= 0 for v in p):
-                raise bad(where, "padding", "a pair of non-negative ints per axis", p)
+            if len(p) != 2 or not all(_is_int(v) and v >= lowest for v in p):
+                raise bad(where, "padding", "a pair of non-negative ints per axis (negative only for a crop)", p)
         object.__setattr__(self, "dims", n)
 
     @property
@@ -188,6 +190,20 @@ def global_pool(dims: int = 1, name: str = "global", broadcast: bool = False) ->
     """
     one = (1,) * dims
     return Layer(one, one, one, ((0, 0),) * dims, kind="global_broadcast" if broadcast else "global", name=name)
+
+
+def crop(amounts: Sequence[tuple[int, int]], step: IntArg = 1, name: str = "") -> Layer:
+    """Remove ``left``/``right`` samples per axis (then keep every ``step``-th): slicing such as ``x[..., 2:-3]``.
+
+    >>> crop([(0, 4)]).padding, crop([(1, 1), (2, 0)]).output_length((10, 10))
+    (((0, -4),), (8, 8))
+    """
+    dims = len(amounts)
+    if not 1 <= dims <= 3 or not all(len(a) == 2 and all(_is_int(v) and v >= 0 for v in a) for a in amounts):
+        raise bad("crop", "amounts", "one (left, right) pair of non-negative ints per axis", amounts)
+    one = (1,) * dims
+    steps = _per_axis(step, dims, "step", "crop", 1)
+    return Layer(one, steps, one, tuple((-a, -b) for a, b in amounts), kind="crop", name=name)
 
 
 def _make(

@@ -192,10 +192,12 @@ def _merge(name: str, op: str, ins: Sequence[NodeRF]) -> NodeRF:
             messages.append(f"merge {name!r} is not aligned: its branches agree neither on their centres "
                             "nor on their ends")
     length = None
-    known = [i.length for i in ins if i.length is not None]
-    if len(known) == len(ins):
+    if all(i.length is not None for i in ins):
+        # a global branch of length 1 (a squeeze-excitation gate) is broadcast over the others
+        sized = [i for i in ins if not (i.is_global and all(n == 1 for n in i.length or ()))] or list(ins)
+        known = [i.length for i in sized if i.length is not None]
         if len(set(known)) > 1:
-            sizes = ", ".join(f"{i.name!r} {list(i.length or ())}" for i in ins)
+            sizes = ", ".join(f"{i.name!r} {list(i.length or ())}" for i in sized)
             messages.append(f"merge {name!r} joins feature maps of different lengths: {sizes}")
         length = tuple(min(k[a] for k in known) for a in range(dims))
     start = tuple(min(i.start[a] for i in ins) for a in range(dims))

@@ -11,8 +11,8 @@ from typing import Any
 
 from atrous.rf.graph import Spec, as_graph
 from atrous.rf.layer import IntArg
+from atrous.rf.reads import node_reads, reads
 from atrous.rf.stack import receptive_field
-from atrous.rf.support import node_supports, support
 
 __all__ = ["summarize"]
 
@@ -38,16 +38,13 @@ def summarize(spec: Spec, input_size: IntArg | None = None) -> dict[str, Any]:
     graph = as_graph(spec)
     result = receptive_field(graph, input_size)
     out = result.output
-    sup = support(graph)
-    rows = node_supports(graph)
-    grid = gridding_report(graph, input_size)
+    sup = reads(graph)
+    rows = node_reads(graph)
+    grid = gridding_report(graph, input_size, reads=sup)
     messages = list(grid.messages)
     if out.is_global:
         messages.append("a global operation makes every output depend on the whole input; rf.size describes "
                         "the local path")
-    if not sup.exact:
-        messages.append("the N-D support box is too large to build; taps and holes are products of the "
-                        "per-axis values, exact for chains only")
     layers = []
     for node, row in zip(result.nodes[1:], rows[1:]):
         layer = node.layer
@@ -83,10 +80,10 @@ def summarize(spec: Spec, input_size: IntArg | None = None) -> dict[str, Any]:
             "size_max": list(out.size_max),
         },
         "support": {
-            "taps": rows[graph.output].taps if not sup.exact else sup.taps,
-            "coverage": rows[graph.output].coverage if not sup.exact else sup.coverage,
-            "holes": rows[graph.output].holes if not sup.exact else sup.holes,
-            "exact": sup.exact,
+            "taps": sup.taps,
+            "coverage": sup.coverage,
+            "holes": sup.holes,
+            "exact": True,
             "extent": list(sup.extent),
             "per_axis": [
                 {"taps": a.taps, "holes": len(a.holes), "coverage": a.coverage,

@@ -22,7 +22,7 @@ from atrous.errors import UnsupportedOpError, bad
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
 
-__all__ = ["AxisSupport", "Support", "node_supports", "support"]
+__all__ = ["AxisSupport", "Support", "support"]
 
 #: Largest receptive-field box (in cells) for which the N-D support is built; larger boxes fall back to
 #: per-axis supports.
@@ -242,34 +242,3 @@ def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELL
             )
             return Support(origin, extent, counts, marginals)
     raise AssertionError("unreachable")
-
-
-@dataclass(frozen=True)
-class SupportSummary:
-    name: str
-    taps: int
-    holes: int
-    coverage: float
-    exact: bool
-
-
-def node_supports(spec: Spec, max_cells: int = MAX_CELLS) -> list[SupportSummary]:
-    """Taps, holes and coverage of every node in one pass (N-D where the box fits ``max_cells``,
-    otherwise the product of the per-axis values with ``exact=False``)."""
-    graph = as_graph(spec)
-    axes_all = tuple(range(graph.dims))
-    per_axis_taps: list[list[tuple[int, int]]] = [[] for _ in graph.nodes]
-    for a in axes_all:
-        for i, counts, _ in _propagate(graph, (a,)):
-            per_axis_taps[i].append((int(np.count_nonzero(counts)), counts.shape[0]))
-    volumes = [math.prod(n for _, n in t) for t in per_axis_taps]
-    result: list[SupportSummary | None] = [None] * len(graph.nodes)
-    if graph.dims == 1 or max(volumes) <= max_cells:
-        for i, counts, _ in _propagate(graph, axes_all):
-            taps = int(np.count_nonzero(counts))
-            result[i] = SupportSummary(graph.nodes[i].name, taps, counts.size - taps, taps / counts.size, True)
-    else:
-        for i, t in enumerate(per_axis_taps):
-            taps = math.prod(k for k, _ in t)
-            result[i] = SupportSummary(graph.nodes[i].name, taps, volumes[i] - taps, taps / volumes[i], False)
-    return [r for r in result if r is not None]

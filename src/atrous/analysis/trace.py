@@ -1,0 +1,234 @@
+"""Trace any ``nn.Module`` with torch.fx and map it to a receptive-field graph (:class:`atrous.rf.Graph`).
+
+The model is traced symbolically (no forward pass, so a ResNet-50 traces in milliseconds); shapes are
+followed abstractly by the same arithmetic that gives receptive fields. Every fx node becomes either a new
+node of the receptive-field graph (convolution, pooling, a merge, a global operation) or an alias of the
+node it reads (activations, normalisations, dropout, channel slicing, ...). An operation that cannot be
+mapped exactly raises :class:`~atrous.errors.UnsupportedOpError` naming the operation and the node.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import fx, nn
+
+from atrous import rf
+from atrous.analysis import functions, ops
+from atrous.analysis.values import Const, Val
+from atrous.errors import ConfigError, ShapeError, UnsupportedOpError
+
+__all__ = ["TracedModel", "trace"]
+
+
+@dataclass
+class TracedModel:
+    """The receptive-field graph of a traced model and how its fx nodes map onto it."""
+
+    graph: rf.Graph
+    input_shape: tuple[int, ...]
+    #: fx node name -> receptive-field node index (pointwise nodes alias the node they read)
+    aliases: dict[str, int] = field(default_factory=dict)
+    #: module qualified name -> receptive-field node of its last fx node (``layer4`` -> its last block)
+    modules: dict[str, int] = field(default_factory=dict)
+    #: receptive-field node index -> operation label (module type or function name)
+    ops: dict[int, str] = field(default_factory=dict)
+    #: output name -> receptive-field node ("output" for a single tensor; dict keys or tuple positions)
+    outputs: dict[str, int] = field(default_factory=dict)
+    #: things the user should know: input-size dependent pooling, statistics ignored, ...
+    notes: list[str] = field(default_factory=list)
+    #: receptive-field nodes whose tensor still has every spatial axis (candidates for "last spatial map")
+    spatial_nodes: set[int] = field(default_factory=set)
+
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        return self.input_shape[2:]
+
+    def resolve(self, name: str) -> int:
+        """Receptive-field node for an fx node name, a module name, or an output name."""
+        for table in (self.aliases, self.modules, self.outputs):
+            if name in table:
+                return table[name]
+        known = sorted(self.modules)[:6]
+        raise ConfigError(f"analyze: node must be an fx node or module name of the model, got {name!r}; "
+                          f"for example {', '.join(known)}")
+
+    def last_spatial(self, node: int) -> int | None:
+        """The last node at or before ``node`` that keeps every spatial axis (the map before global pooling)."""
+        for i in range(node, 0, -1):
+            layer = self.graph.nodes[i].layer
+            if i in self.spatial_nodes and not (layer is not None and layer.kind == "global"):
+                return i
+        return None
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self, leaves: tuple[type[nn.Module], ...]) -> None:
+        super().__init__()
+        self.leaves = leaves
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, self.leaves) or super().is_leaf_module(m, module_qualified_name)
+
+
+def _symbolic(model: nn.Module, leaves: tuple[type[nn.Module], ...]) -> fx.GraphModule:
+    if isinstance(model, fx.GraphModule):
+        return model
+    tracer = _Tracer(leaves)
+    try:
+        graph = tracer.trace(model)
+    except Exception as e:  # torch.fx raises many types (TraceError, TypeError, RuntimeError, ...)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UnsupportedOpError(
+            f"analyze: torch.fx could not trace {type(model).__name__} ({type(e).__name__}: {first}); "
+            "data-dependent control flow cannot be traced: use --empirical, or pass the offending submodule "
+            "as a leaf module"
+        ) from None
+    return fx.GraphModule(tracer.root, graph)
+
+
+def trace(model: nn.Module, input_shape: Sequence[int],
+          leaf_modules: Sequence[type[nn.Module]] = ()) -> TracedModel:
+    """Map ``model`` to a receptive-field graph for inputs of ``input_shape`` (batch, channels, *spatial).
+
+    Args:
+        model: any ``nn.Module`` that torch.fx can trace (it is not run and not modified).
+        input_shape: e.g. ``(1, 3, 224, 224)``; 1, 2 or 3 spatial axes.
+        leaf_modules: module types that tracing must not enter; they must be types atrous knows
+            (convolutions, pooling, pointwise layers) or they raise ``UnsupportedOpError``.
+
+    Returns:
+        A :class:`TracedModel`.
+    """
+    shape = _check_shape(input_shape)
+    was_training = model.training
+    model.eval()  # symbolic tracing of branches such as `if self.training` follows eval mode
+    try:
+        gm = _symbolic(model, tuple(leaf_modules))
+    finally:
+        model.train(was_training)
+    dims = len(shape) - 2
+    result = TracedModel(rf.Graph(dims=dims), shape)
+    env: dict[str, Any] = {}
+    ctx = ops.Context(result, gm)
+    placeholders = 0
+    for node in gm.graph.nodes:
+        ctx.fx_node = node
+        if node.op == "placeholder":
+            placeholders += 1
+            if placeholders == 1:
+                env[node.name] = Val(0, shape, tuple(range(2, 2 + dims)))
+                result.spatial_nodes.add(0)
+            else:  # extra inputs with defaults (e.g. optional conditioning) are constants here
+                env[node.name] = node.args[0] if node.args else None
+        elif node.op == "get_attr":
+            value = _fetch_attr(gm, str(node.target))
+            env[node.name] = Const(tuple(value.shape)) if isinstance(value, torch.Tensor) else value
+        elif node.op == "output":
+            _outputs(result, _load(node.args[0], env))
+        else:
+            args = _load(node.args, env)
+            kwargs = _load(node.kwargs, env)
+            value = _run(ctx, node, args, kwargs)
+            env[node.name] = value
+            if isinstance(value, Val):
+                result.aliases[node.name] = value.node
+                if node.op == "call_module":
+                    _record_module(result, str(node.target), value.node)
+                if all(a is not None for a in value.axes):
+                    result.spatial_nodes.add(value.node)
+    if not result.outputs:
+        raise UnsupportedOpError("analyze: the model's output does not depend on its input")
+    return result
+
+
+def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise ConfigError(f"analyze: input_shape must be a sequence of ints, got {input_shape!r}") from None
+    if not 3 <= len(shape) <= 5 or any(s < 1 for s in shape):
+        raise ConfigError("analyze: input_shape must be (batch, channels, *spatial) with 1 to 3 spatial axes "
+                          f"and positive sizes, got {list(input_shape)!r}")
+    return shape
+
+
+def _fetch_attr(gm: fx.GraphModule, target: str) -> Any:
+    obj: Any = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _load(a: Any, env: dict[str, Any]) -> Any:
+    return fx.node.map_arg(a, lambda n: env[n.name])
+
+
+def _record_module(result: TracedModel, target: str, node: int) -> None:
+    parts = target.split(".")
+    for i in range(1, len(parts) + 1):
+        result.modules[".".join(parts[:i])] = node
+
+
+def _outputs(result: TracedModel, value: Any, prefix: str = "") -> None:
+    if isinstance(value, Val):
+        result.outputs[prefix or "output"] = value.node
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _outputs(result, v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _outputs(result, v, f"{prefix}.{i}" if prefix else str(i))
+
+
+def _run(ctx: ops.Context, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    vals = [a for a in _flat(args) + _flat(list(kwargs.values())) if isinstance(a, Val)]
+    if node.op == "call_module":
+        module = ctx.gm.get_submodule(str(node.target))
+        if not vals:
+            return Const()
+        return ops.call_module(ctx, module, args, kwargs)
+    target = node.target
+    if node.op == "call_method":
+        if not vals:
+            return _python_method(args, str(target), kwargs)
+        return functions.call_method(ctx, str(target), args, kwargs)
+    if not vals:
+        if target is operator.getitem or getattr(target, "__module__", "") in ("_operator", "operator"):
+            return _python_call(target, args, kwargs)
+        return Const()
+    return functions.call_function(ctx, target, args, kwargs)
+
+
+def _python_call(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if any(isinstance(a, Const) for a in args):
+        return Const()
+    try:
+        return target(*args, **kwargs)
+    except Exception:
+        return Const()
+
+
+def _python_method(args: tuple[Any, ...], name: str, kwargs: dict[str, Any]) -> Any:
+    if args and isinstance(args[0], Const):
+        return Const()
+    try:
+        return getattr(args[0], name)(*args[1:], **kwargs)
+    except Exception:
+        return Const()
+
+
+def _flat(a: Any) -> list[Any]:
+    if isinstance(a, (list, tuple)):
+        return [x for item in a for x in _flat(item)]
+    if isinstance(a, dict):
+        return [x for item in a.values() for x in _flat(item)]
+    return [a]
+
+
+# ShapeError is re-exported for callers that catch errors from trace() directly
+_ = ShapeError
