@@ -15,6 +15,7 @@ EPILOG = """examples:
   atrous rf --kernel 3 --dilation 2,2,2 --dims 2  a 2-D stack that leaves holes (gridding)
   atrous rf --preset aspp --json                  DeepLab's ASPP as one JSON object
   atrous schedule --rf 1024 --kernel 3            the shallowest hole-free schedule reaching 1024
+  atrous analyze torchvision:resnet50             every node of a real model, traced with torch.fx
 """
 
 
@@ -30,18 +31,19 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
+    from atrous.cli.analyze_cmd import add_parser as add_analyze
     from atrous.cli.rf_cmd import add_parser as add_rf
     from atrous.cli.schedule_cmd import add_parser as add_schedule
 
     parser = Parser(
         prog="atrous",
-        description="Dilated (à trous) convolutions: receptive fields, holes, gridding and schedules.",
+        description="Dilated (à trous) convolutions: receptive fields, holes, gridding, schedules and model analysis.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"atrous {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (add_rf, add_schedule):
+    for add in (add_rf, add_schedule, add_analyze):
         add(sub)
     return parser
 

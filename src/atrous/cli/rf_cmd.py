@@ -8,6 +8,7 @@ from typing import Any
 
 from atrous.cli._args import int_list, word_list
 from atrous.cli._format import axes, percent, table
+from atrous.cli._report import summary_lines
 from atrous.errors import ConfigError
 
 EPILOG = """examples:
@@ -151,33 +152,6 @@ def render(s: dict[str, Any], title: str, show_holes: bool = False) -> str:
         if has_length:
             cells.append(axes(row.get("length")))
         rows.append(cells)
-    rf, sup, grid = s["rf"], s["support"], s["gridding"]
     lines = [f"atrous rf: {title}", "", table(headers, rows, [False, False] + [True] * (len(headers) - 2)), ""]
-    size = axes(rf["size"]) + (" (+ global)" if rf["global"] else "")
-    lines.append(f"receptive field  {size}, stride {axes(rf['stride'])}, centre of output 0 at "
-                 f"{axes(rf['offset'])}")
-    lines.append(f"lookback/ahead   {axes(rf['lookback'])} past, {axes(rf['lookahead'])} future samples")
-    if rf["size_min"] != rf["size_max"]:
-        lines.append(f"paths            smallest RF {axes(rf['size_min'])}, largest {axes(rf['size_max'])}")
-    exact = "" if sup["exact"] else " (per-axis product)"
-    lines.append(f"support          {sup['taps']} of {_volume(sup['extent'])} inputs read{exact} "
-                 f"(coverage {percent(sup['coverage'])}, {sup['holes']} holes)")
-    if "output_length" in s:
-        lines.append(f"output length    {axes(s['output_length'])}")
-    lines.append("alignment        " + ("all merges aligned" if s["aligned"] else "NOT aligned"))
-    lines.extend(f"  - {m}" for m in s["alignment"])
-    lines.append("gridding         " + ("HDC ok" if grid["hdc_ok"] else "HDC fails"))
-    lines.extend(f"  - {m}" for m in grid["messages"])
-    if show_holes:
-        for a, ax in enumerate(sup["per_axis"]):
-            more = " ..." if ax["holes"] > len(ax["hole_offsets"]) else ""
-            listed = ", ".join(map(str, ax["hole_offsets"])) or "none"
-            lines.append(f"holes, axis {a}     {listed}{more}")
+    lines.extend(summary_lines(s, show_holes))
     return "\n".join(lines)
-
-
-def _volume(extent: list[int]) -> str:
-    total = 1
-    for e in extent:
-        total *= e
-    return str(total) if len(extent) == 1 else f"{total} ({axes(extent)})"

@@ -1,0 +1,118 @@
+"""``atrous analyze``: receptive field, holes, alignment and gridding of every node of a real model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from atrous.cli._format import axes, percent, table
+from atrous.cli._report import rf_lines, summary_lines
+from atrous.errors import ConfigError, UnsupportedOpError
+
+EPILOG = """examples:
+  atrous analyze torchvision:resnet50
+  atrous analyze "torchvision:resnet50?replace_stride_with_dilation=[False,True,True]" --summary-only
+  atrous analyze torchvision:deeplabv3_resnet50#backbone --input-shape 1,3,513,513 --node layer4
+  atrous analyze torchvision:vgg16 --node features.30 --json
+  atrous analyze mypackage.models:build_net --input-shape 1,1,16000 --empirical
+SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, or package.module:callable
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "analyze", help="receptive field of every node of a PyTorch model",
+        description="Trace a model with torch.fx and report, per node and for the output, the receptive field "
+                    "(size, stride, centre), the exact support with holes, branch alignment and gridding.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="SOURCE", help="the model to analyse (see below)")
+    p.add_argument("--input-shape", default="1,3,224,224", metavar="B,C,*S",
+                   help="input shape (default 1,3,224,224)")
+    p.add_argument("--node", metavar="NAME", help="an fx node or module name to analyse instead of the output")
+    p.add_argument("--empirical", action="store_true",
+                   help="also measure the receptive field with gradients (and fall back to it when tracing fails)")
+    p.add_argument("--summary-only", action="store_true", help="skip the per-node table")
+    p.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md section 6)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from atrous.analysis.sources import load_model, parse_input_shape
+
+    shape = parse_input_shape(args.input_shape)
+    model = load_model(args.source)
+    try:
+        from atrous.analysis.analyze import analyze
+
+        summary = analyze(model, shape, node=args.node).summary
+    except UnsupportedOpError as e:
+        if not args.empirical:
+            raise
+        summary = _empirical_only(model, shape, args.node, str(e))
+    else:
+        if args.empirical:
+            summary["empirical"] = _empirical(model, shape, args.node, summary)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(render(summary, args.source, args.summary_only))
+    return 0
+
+
+def _empirical(model: Any, shape: tuple[int, ...], node: str | None, summary: dict[str, Any]) -> dict[str, Any]:
+    from atrous.analysis.empirical import empirical_rf
+
+    target = summary.get("last_spatial", {}).get("node") if summary["rf"]["global"] and node is None else node
+    if target is not None and target not in dict(model.named_modules()):
+        raise ConfigError(f"analyze: --empirical measures module outputs, and {target!r} is not a module name; "
+                          "give --node a module name")
+    measured = empirical_rf(model, shape, node=target)
+    data: dict[str, Any] = measured.as_dict()
+    reference = summary.get("last_spatial", summary) if target is not None and node is None else summary
+    data["node"] = target or "output"
+    data["matches"] = _matches(reference, data)
+    return data
+
+
+def _matches(analytic: dict[str, Any], measured: dict[str, Any]) -> bool:
+    a, m = analytic["rf"], measured["rf"]
+    same_rf = a["size"] == m["size"] and a["stride"] == m["stride"] and a["offset"] == m["offset"]
+    return bool(same_rf and analytic["support"]["taps"] == measured["support"]["taps"])
+
+
+def _empirical_only(model: Any, shape: tuple[int, ...], node: str | None, why: str) -> dict[str, Any]:
+    from atrous.analysis.empirical import empirical_rf
+
+    print(f"atrous: tracing failed, measuring with gradients instead: {why}", file=sys.stderr)
+    data: dict[str, Any] = empirical_rf(model, shape, node=node).as_dict()
+    data.setdefault("gridding", {"hdc_ok": False, "messages": []})
+    data["gridding"]["messages"] = [f"not traced ({why}); gridding rules were not checked"]
+    data.update({"layers": [], "nodes": [], "aligned": None, "alignment": [], "node": node or "output",
+                 "notes": ["empirical fallback: rf and support come from the gradient measurement"]})
+    return data
+
+
+def render(s: dict[str, Any], source: str, summary_only: bool = False) -> str:
+    lines = [f"atrous analyze: {source}, input {'x'.join(map(str, s.get('input_shape', [])))}, node {s['node']}"]
+    if s["nodes"] and not summary_only:
+        rows = [[n["name"], n["op"], axes(n["kernel"]), axes(n["dilation"]), axes(n["stride"]), axes(n["rf"]),
+                 axes(n["jump"]), percent(n["coverage"]), str(n["holes"]), "yes" if n["aligned"] else "NO"]
+                for n in s["nodes"]]
+        headers = ["node", "op", "kernel", "dilation", "stride", "RF", "jump", "coverage", "holes", "aligned"]
+        lines += ["", table(headers, rows, [False, False] + [True] * 8)]
+    lines.append("")
+    lines += summary_lines(s)
+    if "last_spatial" in s:
+        last = s["last_spatial"]
+        lines.append(f"last spatial map {last['node']} (before global pooling):")
+        lines += ["  " + line for line in rf_lines(last["rf"], last["support"])]
+    if "empirical" in s:
+        e = s["empirical"]
+        lines.append(f"empirical check  node {e['node']}: " + ("matches the analysis" if e["matches"]
+                                                                else "DIFFERS from the analysis"))
+        lines += ["  " + line for line in rf_lines(e["rf"], e["support"], label="measured")]
+    lines += [f"note: {n}" for n in s.get("notes", [])]
+    return "\n".join(lines)
