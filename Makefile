@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e .
+	$(PIP) -e '.[vision]' 
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
@@ -21,6 +21,7 @@ run: $(VENV)/.installed
 	$(BIN)/atrous rf --preset context-module
 	$(BIN)/atrous rf --kernel 3 --dilation 2,2,2 --dims 2
 	$(BIN)/atrous schedule --rf 1024 --kernel 3
+	$(BIN)/atrous analyze "torchvision:resnet50?replace_stride_with_dilation=[False,True,True]" --summary-only
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

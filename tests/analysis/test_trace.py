@@ -94,7 +94,7 @@ def test_classifier_is_global_with_last_spatial_map():
 def test_node_by_module_and_fx_name():
     net = Classifier()
     assert analyze(net, (1, 3, 32, 32), node="features.2").summary["rf"]["size"] == [4, 4]
-    assert analyze(net, (1, 3, 32, 32), node="features").summary["node"] == "features.3"
+    assert analyze(net, (1, 3, 32, 32), node="features").summary["graph_node"] == "features.3"
     with pytest.raises(ConfigError, match=r"node must be an fx node or module name of the model, got 'nope'"):
         analyze(net, (1, 3, 32, 32), node="nope")
 

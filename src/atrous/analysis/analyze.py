@@ -60,7 +60,8 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
     for row in summary["layers"]:
         row["op"] = traced.ops.get(graph.index(row["name"]), row["op"])
     summary["nodes"] = summary["layers"]
-    summary["node"] = _node_name(traced, target)
+    summary["node"] = node or "output"
+    summary["graph_node"] = _node_name(traced, target)
     summary["notes"] = list(traced.notes)
     summary["input_shape"] = list(traced.input_shape)
     if summary["rf"]["global"]:

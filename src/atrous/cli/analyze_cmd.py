@@ -96,7 +96,8 @@ def _empirical_only(model: Any, shape: tuple[int, ...], node: str | None, why: s
 
 
 def render(s: dict[str, Any], source: str, summary_only: bool = False) -> str:
-    lines = [f"atrous analyze: {source}, input {'x'.join(map(str, s.get('input_shape', [])))}, node {s['node']}"]
+    lines = [f"atrous analyze: {source}, input {'x'.join(map(str, s.get('input_shape', [])))}, "
+             f"node {s['node']}" + (f" ({s['graph_node']})" if s.get("graph_node", s["node"]) != s["node"] else "")]
     if s["nodes"] and not summary_only:
         rows = [[n["name"], n["op"], axes(n["kernel"]), axes(n["dilation"]), axes(n["stride"]), axes(n["rf"]),
                  axes(n["jump"]), percent(n["coverage"]), str(n["holes"]), "yes" if n["aligned"] else "NO"]

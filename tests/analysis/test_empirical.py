@@ -1,0 +1,398 @@
+"""The gradient cross-check: measured supports of real torch models against the analytic arithmetic of atrous.rf."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from atrous.analysis.empirical import EmpiricalRF, _dilated_avg_pool, empirical_rf
+from atrous.errors import ConfigError, ShapeError, UnsupportedOpError
+from atrous.rf import Graph, Layer, conv, pool, receptive_field, support
+
+
+def assert_matches(r: EmpiricalRF, spec: Graph | list[Layer] | Layer) -> None:
+    """Every measured quantity equals the analytic one, down to the hole pattern."""
+    a = receptive_field(spec)
+    s = support(spec)
+    assert r.size == a.size
+    assert r.stride == a.jump
+    assert r.start == a.start
+    assert r.offset == a.offset
+    assert not r.is_global
+    assert (r.taps, r.holes, r.coverage) == (s.taps, s.holes, s.coverage)
+    assert r.axis_taps == tuple(p.taps for p in s.per_axis)
+    assert r.axis_holes == tuple(len(p.holes) for p in s.per_axis)
+    assert s.origin == r.start
+    assert np.array_equal(r.mask.numpy(), s.counts != 0)
+
+
+class CausalConv1d(nn.Module):
+    """Left-padded with F.pad, so output t reads inputs t - (k - 1) d .. t."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int) -> None:
+        super().__init__()
+        self.left = (kernel_size - 1) * dilation
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.conv(F.pad(x, (self.left, 0))))
+
+
+class Residual(nn.Module):
+    """x + conv2(relu(conv1(x))), with a strided 1x1 shortcut when the main path is strided."""
+
+    def __init__(self, channels: int, dilation: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(channels, channels, 3, stride=stride, dilation=dilation, padding=dilation)
+        self.bn = nn.BatchNorm1d(channels)
+        self.conv2 = nn.Conv1d(channels, channels, 3, padding=1)
+        self.short = nn.Conv1d(channels, channels, 1, stride=stride) if stride > 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(F.relu(self.bn(self.conv1(x))))
+        out += x if self.short is None else self.short(x)
+        return F.relu(out, inplace=True)
+
+
+def residual_spec(dilation: int, stride: int) -> Graph:
+    g = Graph(dims=1)
+    main = g.chain([conv(3, stride=stride, dilation=dilation, padding=dilation), conv(3, padding=1)], src=0)
+    short = 0 if stride == 1 else g.add(conv(1, stride=stride), src=0)
+    g.merge([main, short], op="add")
+    return g
+
+
+CHAINS_1D = {
+    "dilated-same": (
+        nn.Sequential(nn.Conv1d(2, 3, 3, padding="same"), nn.ReLU(), nn.Conv1d(3, 3, 3, dilation=2, padding="same"),
+                      nn.GELU(), nn.Conv1d(3, 1, 3, dilation=4, padding="same")),
+        [conv(3, dilation=d, padding="same") for d in (1, 2, 4)],
+    ),
+    "gridding": (
+        nn.Sequential(nn.Conv1d(2, 2, 3, dilation=2, padding=2), nn.SiLU(), nn.Conv1d(2, 2, 3, dilation=2, padding=2)),
+        [conv(3, dilation=2, padding=2)] * 2,
+    ),
+    "strided": (
+        nn.Sequential(nn.Conv1d(2, 4, 5, stride=2, padding=2), nn.Hardswish(), nn.Conv1d(4, 4, 3, stride=2, padding=1),
+                      nn.Sigmoid(), nn.Conv1d(4, 1, 3, dilation=3)),
+        [conv(5, stride=2, padding=2), conv(3, stride=2, padding=1), conv(3, dilation=3)],
+    ),
+    "dilated-maxpool-ceil": (
+        nn.Sequential(nn.Conv1d(2, 2, 2, padding=1), nn.MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=True),
+                      nn.Conv1d(2, 1, 3, dilation=2)),
+        [conv(2, padding=1), pool(3, stride=2, padding=1, dilation=2, ceil_mode=True), conv(3, dilation=2)],
+    ),
+    "causal-f-pad": (
+        nn.Sequential(*(CausalConv1d(2, 2, d) for d in (1, 2, 4, 8))),
+        [conv(2, dilation=d, padding="causal") for d in (1, 2, 4, 8)],
+    ),
+    "subsampling-holes": (
+        nn.Sequential(nn.Conv1d(2, 2, 1, stride=3), nn.Conv1d(2, 2, 2, padding=1)),
+        [conv(1, stride=3), conv(2, padding=1)],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CHAINS_1D))
+def test_1d_chains_match_analytic(name: str) -> None:
+    model, spec = CHAINS_1D[name]
+    assert_matches(empirical_rf(model, (1, 2, 16)), spec)
+
+
+def test_causal_stack_looks_only_back() -> None:
+    r = empirical_rf(CHAINS_1D["causal-f-pad"][0], (1, 2, 16))
+    assert r.end == (0,)
+    assert r.start == (-15,)
+
+
+@pytest.mark.parametrize(("dilation", "stride"), [(1, 1), (2, 1), (3, 2)])
+def test_residual_block_is_the_union_of_its_branches(dilation: int, stride: int) -> None:
+    model = nn.Sequential(Residual(3, dilation, stride), Residual(3, 1, 1))
+    g = residual_spec(dilation, stride)
+    main = g.chain([conv(3, padding=1)] * 2)
+    g.merge([main, len(g.nodes) - 3], op="add")
+    assert_matches(empirical_rf(model, (1, 3, 16)), g)
+
+
+def test_2d_k3_d2_reads_9_of_25() -> None:
+    r = empirical_rf(nn.Conv2d(1, 1, 3, dilation=2), (1, 1, 8, 8))
+    assert (r.size, r.taps, r.holes, r.coverage) == ((5, 5), 9, 16, 9 / 25)
+    assert_matches(r, conv((3, 3), dilation=2))
+
+
+def test_2d_anisotropic_stack() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, (3, 5), stride=(2, 1), dilation=(1, 3), padding=(1, 6)), nn.ReLU6(),
+        nn.MaxPool2d((2, 3), stride=(2, 1), dilation=(1, 2), padding=(0, 1), ceil_mode=True),
+        nn.Conv2d(4, 1, 3, padding=1),
+    )
+    spec = [conv((3, 5), stride=(2, 1), dilation=(1, 3), padding=(1, 6)),
+            pool((2, 3), stride=(2, 1), dilation=(1, 2), padding=(0, 1), ceil_mode=True), conv((3, 3), padding=1)]
+    assert_matches(empirical_rf(model, (1, 2, 8, 8)), spec)
+
+
+def test_3d_stack() -> None:
+    model = nn.Sequential(nn.Conv3d(1, 2, 3, dilation=(1, 2, 1), padding=(1, 2, 1)), nn.LeakyReLU(),
+                          nn.Conv3d(2, 1, (1, 3, 2), stride=2))
+    spec = [conv(3, dilation=(1, 2, 1), padding=(1, 2, 1)), conv((1, 3, 2), stride=2)]
+    assert_matches(empirical_rf(model, (1, 1, 6, 6, 6)), spec)
+
+
+class Functional(nn.Module):
+    """Functional activations, in-place ops, spatial norms and a hard-coded training-mode dropout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(2, 4, 3, dilation=2, padding=2)
+        self.norm = nn.GroupNorm(1, 4)
+        self.inorm = nn.InstanceNorm1d(4, affine=True)
+        self.conv2 = nn.Conv1d(4, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.relu_()
+        x = torch.sigmoid(self.norm(self.conv1(x)))
+        x = F.max_pool1d(F.gelu(x), 2, stride=2, dilation=3, padding=1)
+        x = F.dropout(F.softmax(self.inorm(x), dim=1), 0.5)
+        x = F.normalize(self.conv2(x).clamp(max=0.1))
+        return torch.amax(x, dim=1, keepdim=True) * 2.0
+
+
+def test_functional_ops_are_linearised() -> None:
+    spec = [conv(3, dilation=2, padding=2), pool(2, stride=2, dilation=3, padding=1), conv(3, padding=1)]
+    assert_matches(empirical_rf(Functional(), (1, 2, 16)), spec)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_1d_chains(seed: int) -> None:
+    rng = random.Random(seed)
+    modules: list[nn.Module] = []
+    spec: list[Layer] = []
+    for _ in range(rng.randint(1, 4)):
+        k, d, s = rng.randint(1, 4), rng.randint(1, 3), rng.randint(1, 2)
+        if rng.random() < 0.3 and k > 1:
+            p, ceil = rng.randint(0, k // 2), rng.random() < 0.5
+            modules.append(nn.MaxPool1d(k, stride=s, padding=p, dilation=d, ceil_mode=ceil))
+            spec.append(pool(k, stride=s, padding=p, dilation=d, ceil_mode=ceil))
+        else:
+            p = rng.randint(0, (k - 1) * d)
+            modules += [nn.Conv1d(2, 2, k, stride=s, dilation=d, padding=p), nn.ELU()]
+            spec.append(conv(k, stride=s, dilation=d, padding=p))
+    assert_matches(empirical_rf(nn.Sequential(*modules), (1, 2, 8)), spec)
+
+
+def test_grows_past_a_small_input() -> None:
+    model = nn.Sequential(*(nn.Conv1d(1, 1, 3, dilation=d, padding=d) for d in (1, 2, 4, 8, 16)))
+    r = empirical_rf(model, (1, 1, 8))
+    assert r.size == (63,)
+    assert r.input_size[0] > 63
+    assert r.unit == (r.output_size[0] // 2,)
+
+
+def test_min_size_sets_the_start() -> None:
+    r = empirical_rf(nn.Conv1d(1, 1, 3, padding=1), (1, 1, 4), min_size=32)
+    assert r.input_size == (64,)  # measured at 32, confirmed at twice that
+
+
+def test_node_measures_a_submodule() -> None:
+    model = nn.Sequential(nn.Conv1d(1, 2, 3, dilation=2, padding=2), nn.ReLU(),
+                          nn.Sequential(nn.Conv1d(2, 2, 3, stride=2, padding=1), nn.Conv1d(2, 1, 5)))
+    assert_matches(empirical_rf(model, (1, 1, 16), node="2.0"), [conv(3, dilation=2, padding=2),
+                                                                 conv(3, stride=2, padding=1)])
+    assert_matches(empirical_rf(model, (1, 1, 16), node="0"), conv(3, dilation=2, padding=2))
+
+
+def test_logits_are_global() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 5))
+    r = empirical_rf(model, (1, 3, 12, 12))
+    assert r.is_global
+    assert (r.size, r.taps, r.holes, r.input_size) == ((12, 12), 144, 0, (12, 12))
+    assert r.as_dict()["rf"]["global"] is True
+
+
+def test_local_crop_of_logits_is_not_global() -> None:
+    class Crop(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.conv1d(x, torch.ones(1, 1, 3))[:, :, 2]
+
+    r = empirical_rf(Crop(), (1, 1, 10))
+    assert not r.is_global
+    assert (r.start, r.end, r.stride) == ((2,), (4,), (0,))
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, dilation=2, padding=2)
+        self.fc = nn.Linear(4, 4)
+        self.out = nn.Conv2d(4, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        gate = torch.sigmoid(self.fc(y.mean((2, 3))))[:, :, None, None]
+        return self.out(y * gate)
+
+
+def test_squeeze_excitation_is_global_and_keeps_the_local_path() -> None:
+    r = empirical_rf(SqueezeExcite(), (1, 2, 12, 12))
+    assert r.is_global
+    assert r.global_ops == ("mean",)
+    assert r.as_dict()["rf"]["global"] is True
+    assert r.size == receptive_field([conv((3, 3), dilation=2, padding=2), conv((3, 3), padding=1)]).size
+
+
+def test_user_model_is_unchanged() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(inplace=True),
+                          nn.Dropout(0.5), nn.MaxPool2d(2), nn.Conv2d(4, 2, 3, bias=True))
+    x = torch.randn(2, 3, 10, 10)
+    model.train()
+    model(x)  # non-trivial running statistics
+    state = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        before = model.eval()(x)
+    model.train()
+    empirical_rf(model, (1, 3, 10, 10))
+    assert model.training and all(m.training for m in model.modules())
+    assert all(p.dtype == torch.float32 and p.requires_grad for p in model.parameters())
+    after_state = model.state_dict()
+    assert state.keys() == after_state.keys()
+    assert all(torch.equal(state[k], after_state[k]) for k in state)
+    with torch.no_grad():
+        assert torch.equal(before, model.eval()(x))
+
+
+def test_as_dict_is_the_json_contract() -> None:
+    r = empirical_rf(nn.Conv2d(1, 1, 3, stride=2, dilation=(1, 2), padding=1), (1, 1, 8, 8))
+    d = json.loads(json.dumps(r.as_dict()))
+    assert d == {"rf": {"size": [3, 5], "stride": [2, 2], "offset": [0.0, 1.0], "global": False},
+                 "support": {"taps": 9, "coverage": 9 / 15, "holes": 6}}
+
+
+def test_float32_gives_the_same_support() -> None:
+    model, spec = CHAINS_1D["strided"]
+    assert_matches(empirical_rf(model, (1, 2, 16), dtype=torch.float32), spec)
+
+
+@pytest.mark.parametrize("shape", [(3, 16), (1, 3, 0, 4), "1,3,16", (1, 3, 2, 2, 2, 2), (1, 3, 16.0), (1, 3, True)])
+def test_bad_input_shape(shape: object) -> None:
+    with pytest.raises(ConfigError, match=r"^empirical_rf: input_shape must be \(batch, channels, \*spatial\)") as e:
+        empirical_rf(nn.Conv1d(3, 1, 3), shape)  # type: ignore[arg-type]
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"min_size": 0}, "min_size must be a positive int, got 0"),
+    ({"max_size": -1}, "max_size must be a positive int, got -1"),
+    ({"dtype": torch.int64}, "dtype must be a floating torch dtype"),
+    ({"device": "nowhere"}, "device must be a torch device"),
+])
+def test_bad_options(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        empirical_rf(nn.Conv1d(1, 1, 3), (1, 1, 8), **kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_model() -> None:
+    with pytest.raises(ConfigError, match=r"model must be a torch\.nn\.Module, got 'function'"):
+        empirical_rf(F.relu, (1, 1, 8))  # type: ignore[arg-type]
+
+
+def test_unknown_node_names_valid_ones() -> None:
+    model = nn.Sequential()
+    model.add_module("layer1", nn.Conv1d(1, 1, 3))
+    model.add_module("layer2", nn.Conv1d(1, 1, 3))
+    with pytest.raises(ConfigError, match=r"node must be .*, got 'layer9' \(e.g. 'layer[12]', 'layer[12]'\)$") as e:
+        empirical_rf(model, (1, 1, 8), node="layer9")
+    assert "\n" not in str(e.value)
+
+
+def test_node_never_called() -> None:
+    model = nn.Sequential(nn.Conv1d(1, 1, 3))
+    model.add_module("unused", nn.Conv1d(1, 1, 3))
+    model.forward = model[0].forward  # type: ignore[method-assign]
+    with pytest.raises(ConfigError, match="'unused' \\(never called\\)"):
+        empirical_rf(model, (1, 1, 8), node="unused")
+
+
+def test_max_size_reached_raises_shape_error() -> None:
+    with pytest.raises(ShapeError, match=r"touches the input border on axis 0 at the largest size max_size=32") as e:
+        empirical_rf(nn.Conv1d(1, 1, 33, padding=16), (1, 1, 8), max_size=32)
+    assert "\n" not in str(e.value)
+
+
+def test_model_failure_is_a_shape_error() -> None:
+    model = nn.Sequential(nn.Conv1d(1, 2, 3, padding=1), nn.Conv1d(1, 1, 3))  # channels do not match
+    with pytest.raises(ShapeError, match=r"the model failed on an input of shape \[2, 1, 8\] \(") as e:
+        empirical_rf(model, (1, 1, 8))
+    assert "\n" not in str(e.value)
+
+
+def test_too_small_start_is_retried() -> None:
+    r = empirical_rf(nn.Conv1d(1, 1, 5), (1, 1, 2))
+    assert r.size == (5,)
+
+
+def test_upsampled_output_is_refused() -> None:
+    model = nn.Sequential(nn.Conv1d(1, 1, 3, padding=1), nn.Upsample(scale_factor=2))
+    with pytest.raises(UnsupportedOpError, match="upsampled"):
+        empirical_rf(model, (1, 1, 16))
+
+
+def test_no_gradient_path() -> None:
+    class Cut(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.detach() * 2
+
+    with pytest.raises(UnsupportedOpError, match="does not depend on the input"):
+        empirical_rf(Cut(), (1, 1, 8))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dilated_avg_pool_oracle(seed: int) -> None:
+    """Same windows as max pooling (length included), averaged with zeros for padding: a nested loop."""
+    rng = random.Random(seed)
+    k, d, s = rng.randint(1, 4), rng.randint(1, 3), rng.randint(1, 3)
+    p, ceil, n = rng.randint(0, k // 2), rng.random() < 0.5, rng.randint((k - 1) * d + 1, 20)
+    x = torch.randn(2, 3, n, dtype=torch.float64)
+    got = _dilated_avg_pool(x, k, s, p, d, ceil, 1)
+    assert got.shape == F.max_pool1d(x, k, s, p, d, ceil).shape
+    want = torch.zeros_like(got)
+    for i in range(got.shape[-1]):
+        for t in range(k):
+            j = i * s + t * d - p
+            if 0 <= j < n:
+                want[..., i] += x[..., j] / k
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.slow
+def test_resnet18_matches_its_analytic_graph() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18(weights=None)
+
+    def spec(m: nn.Module) -> Layer:
+        if isinstance(m, nn.Conv2d):
+            return conv(m.kernel_size, m.stride, m.dilation, m.padding)  # type: ignore[arg-type]
+        assert isinstance(m, nn.MaxPool2d)
+        return pool(m.kernel_size, m.stride, m.dilation, m.padding, ceil_mode=m.ceil_mode, dims=2)  # type: ignore[arg-type]
+
+    g = Graph(dims=2)
+    x = g.chain([spec(model.conv1), spec(model.maxpool)])
+    for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
+        for block in stage:
+            main = g.chain([spec(block.conv1), spec(block.conv2)], src=x)
+            short = x if block.downsample is None else g.add(spec(block.downsample[0]), src=x)
+            x = g.merge([main, short], op="add")
+
+    r = empirical_rf(model, (1, 3, 224, 224), node="layer4")
+    assert_matches(r, g)
+    assert r.size == (435, 435) and r.stride == (32, 32)  # the figure usually quoted for resnet18
+    logits = empirical_rf(model, (1, 3, 224, 224))
+    assert logits.is_global and logits.taps == 224 * 224
