@@ -13,7 +13,7 @@ from atrous.errors import AtrousError, ConfigError, ShapeError, UnsupportedOpErr
 
 __all__ = ["AtrousError", "ConfigError", "ShapeError", "UnsupportedOpError", "__version__", "rf"]
 
-_SUBPACKAGES = {"rf", "cli"}
+_SUBPACKAGES = {"rf", "cli", "functional", "nn", "analysis", "models", "stream", "data", "train", "report"}
 
 
 def __getattr__(name: str) -> Any:

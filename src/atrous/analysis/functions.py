@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from atrous import rf
+from atrous.functional import conv as AF
 from atrous.analysis.ops import (
     ELEMENTWISE,
     ELEMENTWISE_METHODS,
@@ -77,6 +78,8 @@ def call_function(ctx: Context, target: Any, args: tuple[Any, ...], kwargs: dict
         return functional_pool(ctx, _need(ctx, x, label), args, kwargs, label)
     if target in (F.conv1d, F.conv2d, F.conv3d):
         return functional_conv(ctx, _need(ctx, x, label), args, kwargs, label)
+    if target in (AF.dilated_conv1d, AF.dilated_conv2d, AF.dilated_conv3d):
+        return atrous_conv(ctx, _need(ctx, x, label), args, kwargs, label)
     if target is F.pad:
         return pad(ctx, _need(ctx, x, label), list(_arg(args, kwargs, 1, "pad")), label)
     if target is F.interpolate:
@@ -294,3 +297,16 @@ def functional_conv(ctx: Context, x: Val, args: tuple[Any, ...], kwargs: dict[st
                     _tuple(_arg(args, kwargs, 5, "dilation", 1), n),
                     padding if isinstance(padding, str) else _tuple(padding, n), dims=n)
     return ctx.layer(x, layer, label, weight.shape[0])
+
+
+def atrous_conv(ctx: Context, x: Val, args: tuple[Any, ...], kwargs: dict[str, Any], label: str) -> Val:
+    """``atrous.functional.dilated_conv*d``: its padding words resolve exactly as the op resolves them."""
+    weight = _arg(args, kwargs, 1, "weight")
+    if not isinstance(weight, Const) or weight.shape is None:
+        raise ctx.unsupported(label, "its weight is computed from the input")
+    n = len(x.axes)
+    k = tuple(int(s or 1) for s in weight.shape[2:])
+    stride, dilation = _arg(args, kwargs, 3, "stride", 1), _arg(args, kwargs, 4, "dilation", 1)
+    pads = AF.resolve_padding(k, stride, dilation, _arg(args, kwargs, 5, "padding", "same"),
+                              _arg(args, kwargs, 7, "causal_axis"), label)
+    return ctx.layer(x, rf.conv(k, stride, dilation, pads, dims=n), label, weight.shape[0])

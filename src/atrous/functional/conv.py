@@ -1,0 +1,128 @@
+"""Dilated convolutions with explicit padding semantics: ``"same"`` for any kernel and dilation (asymmetric when
+the span is even), ``"causal"`` (along one chosen axis in N-D), ``"valid"``, ints and per-side pairs.
+
+The arithmetic of the padding words is :mod:`atrous.rf.layer`'s, so a layer's receptive field and its
+computation can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch  # noqa: F401  (the doctests use it)
+import torch.nn.functional as F
+from torch import Tensor, fx
+
+from atrous.errors import ConfigError, ShapeError
+from atrous.rf.layer import conv as conv_spec
+
+__all__ = ["dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "resolve_padding"]
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def resolve_padding(kernel_size: Sequence[int], stride: Any, dilation: Any, padding: Any,
+                    causal_axis: int | None = None, where: str = "dilated_conv") -> tuple[tuple[int, int], ...]:
+    """Per-axis ``(left, right)`` padding; ``padding="causal"`` in N-D is causal along ``causal_axis``
+    (default 0, the first spatial axis) and ``"same"`` along the others.
+
+    >>> resolve_padding((3,), 1, 4, "causal"), resolve_padding((2, 3), 1, 2, "causal", causal_axis=1)
+    (((8, 0),), ((1, 1), (4, 0)))
+    """
+    dims = len(kernel_size)
+    if causal_axis is not None and not (isinstance(causal_axis, int) and 0 <= causal_axis < dims):
+        raise ConfigError(f"{where}: causal_axis must be a spatial axis in 0..{dims - 1}, got {causal_axis!r}")
+    if isinstance(padding, str) and padding.lower() == "causal" and dims > 1:
+        axis = 0 if causal_axis is None else causal_axis
+        padding = tuple("causal" if a == axis else "same" for a in range(dims))
+    try:
+        return conv_spec(tuple(kernel_size), stride, dilation, padding, dims=dims).padding
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {str(e).split(': ', 1)[1]}") from None
+
+
+def _check(x: Tensor, weight: Tensor, dims: int, groups: int, where: str) -> None:
+    if not isinstance(x, Tensor) or x.dim() != dims + 2:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        letters = "B C " + " ".join("LHW"[-dims:] if dims < 3 else "DHW")
+        raise ShapeError(f"{where}: input must be a {dims + 2}-D tensor ({letters}), got shape {shape}")
+    if not isinstance(weight, Tensor) or weight.dim() != dims + 2:
+        raise ShapeError(f"{where}: weight must be a {dims + 2}-D tensor (out, in/groups, *kernel), got "
+                         f"{tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__}")
+    if not isinstance(groups, int) or groups < 1 or x.shape[1] != weight.shape[1] * groups:
+        raise ShapeError(f"{where}: input channels must equal weight.shape[1] * groups = "
+                         f"{weight.shape[1]} * {groups}, got {x.shape[1]}")
+
+
+def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation: Any, padding: Any, groups: int,
+          causal_axis: int | None, dims: int, where: str) -> Tensor:
+    if isinstance(x, fx.Proxy):  # symbolic tracing: one call node, which atrous.analysis maps exactly
+        fn = {1: dilated_conv1d, 2: dilated_conv2d, 3: dilated_conv3d}[dims]
+        extra = () if dims == 1 else (causal_axis,)
+        return x.tracer.create_proxy("call_function", fn, (x, weight, bias, stride, dilation, padding, groups,
+                                                            *extra), {})  # type: ignore[return-value]
+    _check(x, weight, dims, groups, where)
+    k = tuple(int(s) for s in weight.shape[2:])
+    pads = resolve_padding(k, stride, dilation, padding, causal_axis, where)
+    spec = conv_spec(k, stride, dilation, pads, dims=dims)
+    conv = _CONV[dims]
+    if all(left == right for left, right in pads):
+        return conv(x, weight, bias, spec.stride, tuple(p[0] for p in pads), spec.dilation, groups)
+    flat: list[int] = []
+    for left, right in reversed(pads):  # F.pad starts from the last axis
+        flat += [left, right]
+    return conv(F.pad(x, flat), weight, bias, spec.stride, 0, spec.dilation, groups)
+
+
+def dilated_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, dilation: int = 1,
+                   padding: Any = "same", groups: int = 1) -> Tensor:
+    """1-D convolution (cross-correlation, like ``F.conv1d``) with atrous padding words.
+
+    Args:
+        x: input ``(B, C_in, L)``.
+        weight: ``(C_out, C_in / groups, k)``.
+        bias: optional ``(C_out,)``.
+        stride, dilation: ints.
+        padding: ``"same"``, ``"causal"``, ``"valid"``, an int or a ``(left, right)`` pair.
+        groups: channel groups.
+
+    Returns:
+        ``(B, C_out, L_out)``.
+
+    Shape:
+        ``L_out = floor((L + left + right - (k - 1) * dilation - 1) / stride) + 1``; ``"same"`` and
+        ``"causal"`` keep ``L`` when ``stride == 1``.
+
+    >>> x, w = torch.randn(2, 3, 10), torch.randn(4, 3, 2)
+    >>> dilated_conv1d(x, w, dilation=3, padding="same").shape   # even span 4: 1 left, 2 right
+    torch.Size([2, 4, 10])
+    """
+    return _conv(x, weight, bias, stride, dilation, padding, groups, None, 1, "dilated_conv1d")
+
+
+def dilated_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, dilation: Any = 1,
+                   padding: Any = "same", groups: int = 1, causal_axis: int | None = None) -> Tensor:
+    """2-D convolution with atrous padding words; ``"causal"`` is causal along ``causal_axis`` (default 0: H).
+
+    Shape:
+        ``(B, C_in, H, W) -> (B, C_out, H_out, W_out)``, each axis as in :func:`dilated_conv1d`.
+
+    >>> dilated_conv2d(torch.randn(1, 2, 8, 8), torch.randn(2, 2, 3, 3), dilation=2).shape
+    torch.Size([1, 2, 8, 8])
+    """
+    return _conv(x, weight, bias, stride, dilation, padding, groups, causal_axis, 2, "dilated_conv2d")
+
+
+def dilated_conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, dilation: Any = 1,
+                   padding: Any = "same", groups: int = 1, causal_axis: int | None = None) -> Tensor:
+    """3-D convolution with atrous padding words; ``"causal"`` is causal along ``causal_axis`` (default 0: D).
+
+    Shape:
+        ``(B, C_in, D, H, W) -> (B, C_out, D_out, H_out, W_out)``.
+
+    >>> dilated_conv3d(torch.randn(1, 1, 5, 6, 6), torch.randn(1, 1, 2, 3, 3), padding="causal").shape
+    torch.Size([1, 1, 5, 6, 6])
+    """
+    return _conv(x, weight, bias, stride, dilation, padding, groups, causal_axis, 3, "dilated_conv3d")
+
