@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 
 from atrous import rf
-from atrous.functional import conv as AF
 from atrous.analysis.ops import (
     ELEMENTWISE,
     ELEMENTWISE_METHODS,
@@ -28,6 +27,7 @@ from atrous.analysis.ops import (
     pad,
 )
 from atrous.analysis.values import Const, Val
+from atrous.functional import conv as AF
 
 __all__ = ["call_function", "call_method"]
 

@@ -61,7 +61,7 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
         fn = {1: dilated_conv1d, 2: dilated_conv2d, 3: dilated_conv3d}[dims]
         extra = () if dims == 1 else (causal_axis,)
         return x.tracer.create_proxy("call_function", fn, (x, weight, bias, stride, dilation, padding, groups,
-                                                            *extra), {})  # type: ignore[return-value]
+                                                            *extra), {})
     _check(x, weight, dims, groups, where)
     k = tuple(int(s) for s in weight.shape[2:])
     pads = resolve_padding(k, stride, dilation, padding, causal_axis, where)

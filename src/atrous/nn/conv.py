@@ -72,10 +72,9 @@ class _DilatedConvNd(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         one = self.dims == 1
-        fn = {1: _F.dilated_conv1d, 2: _F.dilated_conv2d, 3: _F.dilated_conv3d}[self.dims]
-        args = (x, self.weight, self.bias, self.stride[0] if one else self.stride,
-                self.dilation[0] if one else self.dilation, self.padding[0] if one else self.padding, self.groups)
-        return fn(*args)
+        fn: Any = {1: _F.dilated_conv1d, 2: _F.dilated_conv2d, 3: _F.dilated_conv3d}[self.dims]
+        return fn(x, self.weight, self.bias, self.stride[0] if one else self.stride,  # type: ignore[no-any-return]
+                  self.dilation[0] if one else self.dilation, self.padding[0] if one else self.padding, self.groups)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
