@@ -1,0 +1,91 @@
+"""The model registry: ``register_model``, ``create_model``, ``list_models``.
+
+Every model records how it was built (``model.atrous_config``), so a checkpoint can rebuild it with
+``create_model(**config)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from torch import nn
+
+from atrous.errors import ConfigError
+
+__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "register_model"]
+
+F = TypeVar("F", bound=Callable[..., nn.Module])
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about a model family."""
+
+    name: str
+    builder: Callable[..., nn.Module]
+    description: str
+    causal: bool
+    #: an input shape the defaults accept, for tests and ``atrous analyze atrous:NAME``
+    input_shape: tuple[int, ...]
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(name: str | None = None, *, description: str = "", causal: bool = False,
+                   input_shape: tuple[int, ...] = (2, 1, 256), tags: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Decorator: register a builder (a class or a function returning an ``nn.Module``) under ``name``.
+
+    >>> from torch import nn
+    >>> @register_model("doc_example_identity", description="nothing", input_shape=(1, 1, 8))
+    ... def _identity() -> nn.Module:
+    ...     return nn.Identity()
+    >>> create_model("doc_example_identity").atrous_config
+    {'name': 'doc_example_identity', 'kwargs': {}}
+    >>> _ = _REGISTRY.pop("doc_example_identity")
+    """
+
+    def decorate(builder: F) -> F:
+        key = name or builder.__name__.lower()
+        if key in _REGISTRY:
+            raise ConfigError(f"register_model: name must be unique, got {key!r}, which is already registered")
+        doc = description or (inspect.getdoc(builder) or "").split("\n")[0]
+        _REGISTRY[key] = ModelInfo(key, builder, doc, causal, tuple(input_shape), tuple(tags))
+        return builder
+
+    return decorate
+
+
+def _load_families() -> None:
+    import atrous.models  # noqa: F401  (importing the package registers every family)
+
+
+def list_models(causal: bool | None = None) -> list[str]:
+    """Registered names, sorted; ``causal=True`` keeps the streaming-capable ones."""
+    _load_families()
+    return sorted(n for n, info in _REGISTRY.items() if causal is None or info.causal == causal)
+
+
+def model_info(name: str) -> ModelInfo:
+    _load_families()
+    if name not in _REGISTRY:
+        raise ConfigError(f"create_model: name must be one of {', '.join(sorted(_REGISTRY))}, got {name!r}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build a registered model with its defaults overridden by ``kwargs`` (torch-style argument names)."""
+    info = model_info(name)
+    params = inspect.signature(info.builder).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unknown = [k for k in kwargs if k not in params and not takes_any]
+    if unknown:
+        allowed = ", ".join(p for p in params if p != "self")
+        raise ConfigError(f"create_model: {unknown[0]!r} is not an argument of {name!r}; it takes {allowed}")
+    model = info.builder(**kwargs)
+    model.atrous_config = {"name": name, "kwargs": dict(kwargs)}  # type: ignore[assignment]
+    return model
