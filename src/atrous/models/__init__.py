@@ -1,0 +1,9 @@
+"""The model zoo: ``create_model(name, **kwargs)``, ``list_models()``, ``register_model``.
+
+Importing this package registers every family.
+"""
+
+from atrous.models import genomics
+from atrous.models._registry import ModelInfo, create_model, list_models, model_info, register_model
+
+__all__ = ["ModelInfo", "create_model", "genomics", "list_models", "model_info", "register_model"]
