@@ -32,7 +32,8 @@ class ResidualUnit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.conv1(F.relu(self.bn1(x)))
-        return x + self.conv2(F.relu(self.bn2(h)))
+        out: Tensor = x + self.conv2(F.relu(self.bn2(h)))
+        return out
 
     def rf_spec(self, graph: rf.Graph, src: int, name: str = "") -> int:
         h = self.conv1.rf_spec(graph, src, f"{name}.conv1")
@@ -112,7 +113,8 @@ class SpliceAI(ReceptiveFieldMixin, nn.Module):
         h = graph.add(rf.conv(1), src, name="stem")
         skip = graph.add(rf.conv(1), h, name="skip0")
         for g, group in enumerate(self.groups):
-            for u, unit in enumerate(group):
+            for u, unit in enumerate(group.children()):
+                assert isinstance(unit, ResidualUnit)
                 h = unit.rf_spec(graph, h, f"group{g}.unit{u}")
             skip = graph.merge([skip, graph.add(rf.conv(1), h, name=f"skip{g + 1}")], op="add",
                                name=f"skip_add{g + 1}")
@@ -169,7 +171,8 @@ class BPNet(ReceptiveFieldMixin, nn.Module):
     def rf_spec(self, graph: rf.Graph, src: int, name: str = "") -> int:
         """The profile output's skeleton (the count head is global)."""
         h = self.first.rf_spec(graph, src, "first")
-        for i, conv in enumerate(self.dilated):
+        for i, conv in enumerate(self.dilated.children()):
+            assert isinstance(conv, DilatedConv1d)
             h = graph.merge([h, conv.rf_spec(graph, h, f"dilated{i}")], op="add", name=f"add{i}")
         return self.profile.rf_spec(graph, h, "profile")
 
