@@ -86,6 +86,9 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     if unknown:
         allowed = ", ".join(p for p in params if p != "self")
         raise ConfigError(f"create_model: {unknown[0]!r} is not an argument of {name!r}; it takes {allowed}")
-    model = info.builder(**kwargs)
+    try:
+        model = info.builder(**kwargs)
+    except TypeError as e:
+        raise ConfigError(f"create_model: arguments of {name!r} must match its signature ({e})") from None
     model.atrous_config = {"name": name, "kwargs": dict(kwargs)}  # type: ignore[assignment]
     return model

@@ -124,17 +124,17 @@ class SpliceAI(ReceptiveFieldMixin, nn.Module):
         return out
 
 
-@register_model("spliceai", description="SpliceAI-80nt: 4 residual units, k=11, d=1 (RF 81)",
-                input_shape=(2, 4, 200), tags=("genomics",))
-def spliceai(**kwargs: object) -> SpliceAI:
-    return SpliceAI(**kwargs)  # type: ignore[arg-type]
+register_model("spliceai", description="SpliceAI-80nt: 4 residual units, k=11, d=1 (RF 81)",
+               input_shape=(2, 4, 200), tags=("genomics",))(SpliceAI)
 
 
 @register_model("spliceai_10k", description="SpliceAI-10k: k=11,11,21,41, d=1,4,10,25, 16 units (RF 10,001)",
                 input_shape=(1, 4, 10_101), tags=("genomics",))
-def spliceai_10k(**kwargs: object) -> SpliceAI:
-    settings: dict[str, object] = {"kernel_sizes": (11, 11, 21, 41), "dilations": (1, 4, 10, 25), **kwargs}
-    return SpliceAI(**settings)  # type: ignore[arg-type]
+def spliceai_10k(in_channels: int = 4, channels: int = 32, kernel_sizes: Sequence[int] = (11, 11, 21, 41),
+                 dilations: Sequence[int] = (1, 4, 10, 25), units_per_group: int = 4, out_channels: int = 3,
+                 crop: bool = True) -> SpliceAI:
+    """The SpliceAI-10k preset of :class:`SpliceAI`."""
+    return SpliceAI(in_channels, channels, kernel_sizes, dilations, units_per_group, out_channels, crop)
 
 
 class BPNet(ReceptiveFieldMixin, nn.Module):
@@ -177,8 +177,6 @@ class BPNet(ReceptiveFieldMixin, nn.Module):
         return self.profile.rf_spec(graph, h, "profile")
 
 
-@register_model("bpnet", description="BPNet-style profile model: k=25, 9 dilated residual convs (RF 2093)",
-                input_shape=(2, 4, 2200), tags=("genomics",))
-def bpnet(**kwargs: object) -> BPNet:
-    return BPNet(**kwargs)  # type: ignore[arg-type]
+register_model("bpnet", description="BPNet-style profile model: k=25, 9 dilated residual convs (RF 2093)",
+               input_shape=(2, 4, 2200), tags=("genomics",))(BPNet)
 
