@@ -288,25 +288,29 @@ def functional_pool(ctx: Context, x: Val, args: tuple[Any, ...], kwargs: dict[st
 
 
 def functional_conv(ctx: Context, x: Val, args: tuple[Any, ...], kwargs: dict[str, Any], label: str) -> Val:
-    weight = _arg(args, kwargs, 1, "weight")
-    if not isinstance(weight, Const) or weight.shape is None:
-        raise ctx.unsupported(label, "its weight is computed from the input")
+    weight = _weight_shape(ctx, _arg(args, kwargs, 1, "weight"), label)
     n = len(x.axes)
     padding = _arg(args, kwargs, 4, "padding", 0)
-    layer = rf.conv(tuple(int(k or 1) for k in weight.shape[2:]), _tuple(_arg(args, kwargs, 3, "stride", 1), n),
+    layer = rf.conv(tuple(int(k or 1) for k in weight[2:]), _tuple(_arg(args, kwargs, 3, "stride", 1), n),
                     _tuple(_arg(args, kwargs, 5, "dilation", 1), n),
                     padding if isinstance(padding, str) else _tuple(padding, n), dims=n)
-    return ctx.layer(x, layer, label, weight.shape[0])
+    return ctx.layer(x, layer, label, weight[0])
+
+
+def _weight_shape(ctx: Context, weight: Any, label: str) -> tuple[int | None, ...]:
+    if isinstance(weight, torch.Tensor):
+        return tuple(weight.shape)
+    if isinstance(weight, Const) and weight.shape is not None:
+        return weight.shape
+    raise ctx.unsupported(label, "its weight is computed from the input")
 
 
 def atrous_conv(ctx: Context, x: Val, args: tuple[Any, ...], kwargs: dict[str, Any], label: str) -> Val:
     """``atrous.functional.dilated_conv*d``: its padding words resolve exactly as the op resolves them."""
-    weight = _arg(args, kwargs, 1, "weight")
-    if not isinstance(weight, Const) or weight.shape is None:
-        raise ctx.unsupported(label, "its weight is computed from the input")
+    weight = _weight_shape(ctx, _arg(args, kwargs, 1, "weight"), label)
     n = len(x.axes)
-    k = tuple(int(s or 1) for s in weight.shape[2:])
+    k = tuple(int(s or 1) for s in weight[2:])
     stride, dilation = _arg(args, kwargs, 3, "stride", 1), _arg(args, kwargs, 4, "dilation", 1)
     pads = AF.resolve_padding(k, stride, dilation, _arg(args, kwargs, 5, "padding", "same"),
                               _arg(args, kwargs, 7, "causal_axis"), label)
-    return ctx.layer(x, rf.conv(k, stride, dilation, pads, dims=n), label, weight.shape[0])
+    return ctx.layer(x, rf.conv(k, stride, dilation, pads, dims=n), label, weight[0])

@@ -9,13 +9,13 @@ mapped exactly raises :class:`~atrous.errors.UnsupportedOpError` naming the oper
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import fx, nn
+from torch.nn.utils import parametrize
 
 from atrous import rf
 from atrous.analysis import functions, ops
@@ -72,7 +72,11 @@ class _Tracer(fx.Tracer):
         self.leaves = leaves
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        return isinstance(m, self.leaves) or super().is_leaf_module(m, module_qualified_name)
+        if isinstance(m, self.leaves):
+            return True
+        if parametrize.is_parametrized(m):  # weight norm & co: trace through to the module's own forward
+            return False
+        return bool(super().is_leaf_module(m, module_qualified_name))
 
 
 def _symbolic(model: nn.Module, leaves: tuple[type[nn.Module], ...]) -> fx.GraphModule:
@@ -127,7 +131,7 @@ def trace(model: nn.Module, input_shape: Sequence[int],
                 env[node.name] = node.args[0] if node.args else None
         elif node.op == "get_attr":
             value = _fetch_attr(gm, str(node.target))
-            env[node.name] = Const(tuple(value.shape)) if isinstance(value, torch.Tensor) else value
+            env[node.name] = value  # parameters and buffers: real tensors, so constant work can run for real
         elif node.op == "output":
             _outputs(result, _load(node.args[0], env))
         else:
@@ -190,34 +194,26 @@ def _run(ctx: ops.Context, node: fx.Node, args: tuple[Any, ...], kwargs: dict[st
     if node.op == "call_module":
         module = ctx.gm.get_submodule(str(node.target))
         if not vals:
-            return Const()
+            return _constant(module, args, kwargs)
         return ops.call_module(ctx, module, args, kwargs)
     target = node.target
     if node.op == "call_method":
         if not vals:
-            return _python_method(args, str(target), kwargs)
+            return _constant(lambda obj, *a, **k: getattr(obj, str(target))(*a, **k), args, kwargs)
         return functions.call_method(ctx, str(target), args, kwargs)
     if not vals:
-        if target is operator.getitem or getattr(target, "__module__", "") in ("_operator", "operator"):
-            return _python_call(target, args, kwargs)
-        return Const()
+        return _constant(target, args, kwargs)
     return functions.call_function(ctx, target, args, kwargs)
 
 
-def _python_call(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if any(isinstance(a, Const) for a in args):
+def _constant(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Work that does not depend on the input (a weight-norm reparametrisation, a shape computation) is run
+    for real on the model's own tensors; if it cannot run, its result is an opaque constant."""
+    if any(isinstance(a, Const) for a in _flat(args) + _flat(list(kwargs.values()))):
         return Const()
     try:
-        return target(*args, **kwargs)
-    except Exception:
-        return Const()
-
-
-def _python_method(args: tuple[Any, ...], name: str, kwargs: dict[str, Any]) -> Any:
-    if args and isinstance(args[0], Const):
-        return Const()
-    try:
-        return getattr(args[0], name)(*args[1:], **kwargs)
+        with torch.no_grad():
+            return fn(*args, **kwargs)
     except Exception:
         return Const()
 
