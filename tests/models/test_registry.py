@@ -69,7 +69,8 @@ def test_state_dict_and_whole_model_round_trip(name):
 def test_receptive_field_equals_gradient_support(name):
     model = create_model(name)
     analytic = model.receptive_field()
-    measured = empirical_rf(model, model_info(name).input_shape, collapse_channels=False)
+    info = model_info(name)
+    measured = empirical_rf(model, info.input_shape, node=info.rf_node)
     assert list(measured.size) == list(analytic.size)
     assert list(measured.stride) == list(analytic.jump)
     assert [float(v) for v in measured.offset] == [float(v) for v in analytic.offset]

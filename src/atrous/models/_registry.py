@@ -31,13 +31,16 @@ class ModelInfo:
     #: an input shape the defaults accept, for tests and ``atrous analyze atrous:NAME``
     input_shape: tuple[int, ...]
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: the module whose output ``receptive_field()`` describes (None: the model's output)
+    rf_node: str | None = None
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 
 def register_model(name: str | None = None, *, description: str = "", causal: bool = False,
-                   input_shape: tuple[int, ...] = (2, 1, 256), tags: tuple[str, ...] = ()) -> Callable[[F], F]:
+                   input_shape: tuple[int, ...] = (2, 1, 256), tags: tuple[str, ...] = (),
+                   rf_node: str | None = None) -> Callable[[F], F]:
     """Decorator: register a builder (a class or a function returning an ``nn.Module``) under ``name``.
 
     >>> from torch import nn
@@ -54,7 +57,7 @@ def register_model(name: str | None = None, *, description: str = "", causal: bo
         if key in _REGISTRY:
             raise ConfigError(f"register_model: name must be unique, got {key!r}, which is already registered")
         doc = description or (inspect.getdoc(builder) or "").split("\n")[0]
-        _REGISTRY[key] = ModelInfo(key, builder, doc, causal, tuple(input_shape), tuple(tags))
+        _REGISTRY[key] = ModelInfo(key, builder, doc, causal, tuple(input_shape), tuple(tags), rf_node)
         return builder
 
     return decorate

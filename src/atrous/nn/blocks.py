@@ -159,8 +159,8 @@ class GatedResidualBlock(nn.Module):
     """
 
     def __init__(self, residual_channels: int, gate_channels: int, skip_channels: int, kernel_size: int = 2,
-                 dilation: int = 1, cond_channels: int | None = None, device: Any = None, dtype: Any = None
-                 ) -> None:
+                 dilation: int = 1, cond_channels: int | None = None, residual: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         where = type(self).__name__
         for arg, value in (("residual_channels", residual_channels), ("gate_channels", gate_channels),
@@ -175,7 +175,8 @@ class GatedResidualBlock(nn.Module):
         self.conv = CausalConv1d(residual_channels, 2 * gate_channels, kernel_size, dilation, **factory)
         self.cond_conv = None if cond_channels is None else \
             CausalConv1d(cond_channels, 2 * gate_channels, 1, bias=False, **factory)
-        self.residual_conv = CausalConv1d(gate_channels, residual_channels, 1, **factory)
+        # the last block of a WaveNet feeds only the skips: residual=False drops its unused 1x1 conv
+        self.residual_conv = CausalConv1d(gate_channels, residual_channels, 1, **factory) if residual else None
         self.skip_conv = CausalConv1d(gate_channels, skip_channels, 1, **factory)
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -186,7 +187,8 @@ class GatedResidualBlock(nn.Module):
             h = h + self._conditioning(x, cond)
         c = self.gate_channels
         z = h[:, :c].tanh() * h[:, c:].sigmoid()
-        return x + self.residual_conv(z), self.skip_conv(z)
+        res = x if self.residual_conv is None else x + self.residual_conv(z)
+        return res, self.skip_conv(z)
 
     def _conditioning(self, x: Tensor, cond: Tensor | None) -> Tensor:
         where = type(self).__name__
@@ -205,8 +207,10 @@ class GatedResidualBlock(nn.Module):
     def rf_spec_outputs(self, graph: rf.Graph, src: int, name: str = "") -> tuple[int, int]:
         """Add the block's skeleton after ``src``; returns the nodes of ``(residual_out, skip)``."""
         gated = self.conv.rf_spec(graph, src, _child(name, "conv"))
-        res = self.residual_conv.rf_spec(graph, gated, _child(name, "residual_conv"))
         skip = self.skip_conv.rf_spec(graph, gated, _child(name, "skip_conv"))
+        if self.residual_conv is None:
+            return src, skip
+        res = self.residual_conv.rf_spec(graph, gated, _child(name, "residual_conv"))
         out = graph.merge([res, src], op="add", name=_child(name, "add"))
         return out, skip
 
