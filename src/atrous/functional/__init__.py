@@ -1,5 +1,16 @@
-"""Stateless torch ops for dilated networks."""
+"""Stateless torch ops for dilated networks: convolutions, graph gathers, losses."""
 
 from atrous.functional.conv import dilated_conv1d, dilated_conv2d, dilated_conv3d, resolve_padding
+from atrous.functional.graph import (
+    dilated_graph_conv,
+    dilated_knn,
+    graph_aggregate,
+    graph_conv,
+    hop_edges,
+)
+from atrous.functional.losses import shift_consistency_loss
 
-__all__ = ["dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "resolve_padding"]
+__all__ = [
+    "dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "dilated_graph_conv", "dilated_knn", "graph_aggregate",
+    "graph_conv", "hop_edges", "resolve_padding", "shift_consistency_loss",
+]

@@ -8,8 +8,10 @@ from atrous.nn.blocks import GatedResidualBlock, TemporalBlock
 from atrous.nn.context import ContextModule
 from atrous.nn.conv import CausalConv1d, DilatedConv1d, DilatedConv2d, DilatedConv3d
 from atrous.nn.degrid import HybridDilatedBlock, SmoothedDilatedConv2d
+from atrous.nn.graph import DilatedGraphConv, DilatedKNNGraph
 
 __all__ = [
     "ASPP", "DEEPLAB_RATES", "CausalConv1d", "ContextModule", "DilatedConv1d", "DilatedConv2d", "DilatedConv3d",
+    "DilatedGraphConv", "DilatedKNNGraph",
     "GatedResidualBlock", "HybridDilatedBlock", "SmoothedDilatedConv2d", "TemporalBlock",
 ]
