@@ -74,3 +74,35 @@ def test_receptive_field_equals_gradient_support(name):
     assert list(measured.size) == list(analytic.size)
     assert list(measured.stride) == list(analytic.jump)
     assert [float(v) for v in measured.offset] == [float(v) for v in analytic.offset]
+
+
+GRAPH_MODELS = [n for n in list_models() if "graph" in model_info(n).tags]
+
+
+def _path_graph(n: int) -> torch.Tensor:
+    src = torch.arange(n - 1)
+    return torch.cat([torch.stack([src, src + 1]), torch.stack([src + 1, src])], dim=1)
+
+
+@pytest.mark.parametrize("name", GRAPH_MODELS)
+def test_graph_models_train_reload_and_reach(name):
+    n, c = model_info(name).input_shape
+    torch.manual_seed(0)
+    x, edges = torch.randn(n, c, dtype=torch.float64), _path_graph(n)
+    model = create_model(name).double()
+    model(x, edges).square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    rebuilt = create_model(name).double().eval()
+    rebuilt.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x, edges), model.eval()(x, edges))
+    # reach on the path graph: the gradient support of the middle node, with positive weights and a positive
+    # input, so that no ReLU cuts a path
+    for p in rebuilt.parameters():
+        p.data.fill_(0.1)
+    x = torch.rand(n, c, dtype=torch.float64, requires_grad=True)
+    rebuilt(x, edges)[n // 2].sum().backward()
+    reached = torch.nonzero(x.grad.abs().sum(1)).flatten()
+    analytic = rebuilt.receptive_field()
+    assert int(reached.max() - reached.min()) + 1 == analytic.size[0]
+    assert int(reached.min()) - n // 2 == analytic.start[0]
