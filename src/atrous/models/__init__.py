@@ -6,4 +6,7 @@ Importing this package registers every family.
 from atrous.models import genomics, graph, sequence, vision
 from atrous.models._registry import ModelInfo, create_model, list_models, model_info, register_model
 
-__all__ = ["ModelInfo", "create_model", "genomics", "graph", "list_models", "model_info", "register_model", "sequence", "vision"]
+__all__ = [
+    "ModelInfo", "create_model", "genomics", "graph", "list_models", "model_info", "register_model", "sequence",
+    "vision",
+]
