@@ -9,6 +9,7 @@ from typing import Any
 from torch import nn
 
 from atrous.analysis.trace import TracedModel, trace
+from atrous.errors import UnsupportedOpError
 from atrous.rf.summary import summarize
 
 __all__ = ["Analysis", "analyze"]
@@ -53,8 +54,14 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
     """
     traced = trace(model, input_shape, leaf_modules)
     graph = traced.graph
-    target = traced.outputs.get("out", next(iter(traced.outputs.values()))) if node is None else \
-        traced.resolve(node)
+    if node is None:
+        failed = traced.opaque.get("output", traced.opaque.get("out"))
+        if (failed is not None and "out" not in traced.outputs) or not traced.outputs:
+            failed = failed or next(iter(traced.opaque.values()))
+            raise UnsupportedOpError(f"{failed}; or analyse an earlier node with --node") from None
+        target = traced.outputs.get("out", next(iter(traced.outputs.values())))
+    else:
+        target = traced.resolve(node)
     graph.set_output(target)
     summary = summarize(graph, traced.input_size)
     for row in summary["layers"]:

@@ -19,7 +19,7 @@ from torch.nn.utils import parametrize
 
 from atrous import rf
 from atrous.analysis import functions, ops
-from atrous.analysis.values import Const, Val
+from atrous.analysis.values import Const, Opaque, Val
 from atrous.errors import ConfigError, ShapeError, UnsupportedOpError
 
 __all__ = ["TracedModel", "trace"]
@@ -43,6 +43,8 @@ class TracedModel:
     notes: list[str] = field(default_factory=list)
     #: receptive-field nodes whose tensor still has every spatial axis (candidates for "last spatial map")
     spatial_nodes: set[int] = field(default_factory=set)
+    #: outputs (and fx nodes) that depend on an operation atrous cannot map, with the reason
+    opaque: dict[str, Exception] = field(default_factory=dict)
 
     @property
     def input_size(self) -> tuple[int, ...]:
@@ -53,6 +55,8 @@ class TracedModel:
         for table in (self.aliases, self.modules, self.outputs):
             if name in table:
                 return table[name]
+        if name in self.opaque:
+            raise self.opaque[name]
         known = sorted(self.modules)[:6]
         raise ConfigError(f"analyze: node must be an fx node or module name of the model, got {name!r}; "
                           f"for example {', '.join(known)}")
@@ -137,15 +141,23 @@ def trace(model: nn.Module, input_shape: Sequence[int],
         else:
             args = _load(node.args, env)
             kwargs = _load(node.kwargs, env)
-            value = _run(ctx, node, args, kwargs)
+            blocked = next((a for a in _flat(args) + _flat(list(kwargs.values())) if isinstance(a, Opaque)), None)
+            try:
+                value = blocked if blocked is not None else _run(ctx, node, args, kwargs)
+            except UnsupportedOpError as e:
+                value = Opaque(e)
             env[node.name] = value
+            if isinstance(value, Opaque):
+                result.opaque[node.name] = value.error
+                if node.op == "call_module":
+                    result.opaque.setdefault(str(node.target), value.error)
             if isinstance(value, Val):
                 result.aliases[node.name] = value.node
                 if node.op == "call_module":
                     _record_module(result, str(node.target), value.node)
                 if all(a is not None for a in value.axes):
                     result.spatial_nodes.add(value.node)
-    if not result.outputs:
+    if not result.outputs and not result.opaque:
         raise UnsupportedOpError("analyze: the model's output does not depend on its input")
     return result
 
@@ -181,6 +193,8 @@ def _record_module(result: TracedModel, target: str, node: int) -> None:
 def _outputs(result: TracedModel, value: Any, prefix: str = "") -> None:
     if isinstance(value, Val):
         result.outputs[prefix or "output"] = value.node
+    elif isinstance(value, Opaque):
+        result.opaque[prefix or "output"] = value.error
     elif isinstance(value, dict):
         for k, v in value.items():
             _outputs(result, v, f"{prefix}.{k}" if prefix else str(k))

@@ -41,3 +41,11 @@ class Const:
     """A tensor that does not depend on the model's input."""
 
     shape: Shape | None = None
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value computed by an operation atrous cannot map: everything downstream of it is opaque too, while
+    the nodes before it can still be analysed (``--node``)."""
+
+    error: Exception
