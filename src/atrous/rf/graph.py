@@ -135,9 +135,7 @@ Spec = Graph | Sequence[Layer] | Layer
 def as_graph(spec: Spec) -> Graph:
     """A :class:`Graph` from a graph, a list of layers (a chain) or a single layer."""
     if isinstance(spec, Graph):
-        if len(spec.nodes) < 2:
-            raise bad("Graph", "nodes", "at least one layer after the input", "an empty graph")
-        return spec
+        return spec  # a graph of the input alone is the identity (a model without spatial layers)
     if isinstance(spec, Layer):
         return Graph.from_layers([spec])
     if isinstance(spec, Sequence) and not isinstance(spec, str):

@@ -1,0 +1,69 @@
+"""`atrous analyze` the way a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from atrous.cli.main import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_vgg16_table_and_classic_value(capsys):
+    code, out, err = run(capsys, "analyze", "torchvision:vgg16", "--node", "features.30")
+    assert code == 0
+    assert "features.30" in out and "receptive field  212x212, stride 32x32" in out
+
+
+def test_analyze_json_contract_with_last_spatial(capsys):
+    code, out, _ = run(capsys, "analyze", "torchvision:resnet18", "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["rf"]["global"] is True and isinstance(obj["aligned"], bool)
+    assert obj["last_spatial"]["rf"]["size"] == [435, 435] and obj["last_spatial"]["rf"]["stride"] == [32, 32]
+    assert obj["nodes"] and {"name", "kernel", "stride", "dilation", "rf", "jump"} <= set(obj["nodes"][0])
+
+
+def test_analyze_keyword_arguments_and_submodule(capsys):
+    code, out, _ = run(capsys, "analyze", "torchvision:resnet50?replace_stride_with_dilation=[False,True,True]",
+                       "--summary-only", "--json")
+    assert code == 0 and json.loads(out)["last_spatial"]["rf"]["stride"] == [8, 8]
+    code, out, _ = run(capsys, "analyze", "torchvision:fcn_resnet50#backbone", "--input-shape", "1,3,64,64",
+                       "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["rf"]["stride"] == [8, 8] and obj["rf"]["global"] is False
+
+
+def test_analyze_atrous_registry_and_callable(capsys):
+    code, out, _ = run(capsys, "analyze", "atrous:tcn?channels=[4,4,4]", "--input-shape", "1,1,64", "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["rf"]["size"] == [29] and obj["rf"]["lookahead"] == [0]
+    code, out, _ = run(capsys, "analyze", "torch.nn:Identity", "--input-shape", "1,1,8", "--json")
+    assert code == 0 and json.loads(out)["rf"]["size"] == [1]
+
+
+def test_analyze_empirical_cross_check(capsys):
+    code, out, _ = run(capsys, "analyze", "atrous:spliceai", "--input-shape", "1,4,200", "--empirical")
+    assert code == 0 and "empirical check  node output: matches the analysis" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["analyze", "resnet18"], "SOURCE must be torchvision:NAME"),
+        (["analyze", "torchvision:resnet1800"], "torchvision model must be one of"),
+        (["analyze", "torchvision:resnet18", "--input-shape", "1,3,a"], "--input-shape must be batch,channels"),
+        (["analyze", "torchvision:resnet18", "--node", "layer9"], "node must be an fx node or module name"),
+        (["analyze", "torchvision:vgg16", "--input-shape", "1,3,8,8"], "input is too small for the model"),
+        (["analyze", "nosuchpackage.mod:build"], "SOURCE module must be importable"),
+        (["analyze", "atrous:nope"], "create_model: name must be one of"),
+    ],
+)
+def test_analyze_bad_input_exits_2_with_one_line(capsys, argv, match):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and match in err and len(err.strip().splitlines()) == 1
