@@ -17,7 +17,7 @@ def run(capsys, *argv):
 
 def test_analyze_vgg16_table_and_classic_value(capsys):
     code, out, err = run(capsys, "analyze", "torchvision:vgg16", "--node", "features.30")
-    assert code == 0
+    assert code == 0 and err == ""
     assert "features.30" in out and "receptive field  212x212, stride 32x32" in out
 
 
