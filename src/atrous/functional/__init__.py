@@ -1,5 +1,6 @@
 """Stateless torch ops for dilated networks: convolutions, graph gathers, losses."""
 
+from atrous.functional._fastpath import benchmark_enabled, chosen_paths, clear_chosen_paths, set_benchmark
 from atrous.functional.conv import dilated_conv1d, dilated_conv2d, dilated_conv3d, resolve_padding
 from atrous.functional.graph import (
     dilated_graph_conv,
@@ -11,6 +12,7 @@ from atrous.functional.graph import (
 from atrous.functional.losses import shift_consistency_loss
 
 __all__ = [
+    "benchmark_enabled", "chosen_paths", "clear_chosen_paths", "set_benchmark",
     "dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "dilated_graph_conv", "dilated_knn", "graph_aggregate",
     "graph_conv", "hop_edges", "resolve_padding", "shift_consistency_loss",
 ]

@@ -3,6 +3,11 @@ the span is even), ``"causal"`` (along one chosen axis in N-D), ``"valid"``, int
 
 The arithmetic of the padding words is :mod:`atrous.rf.layer`'s, so a layer's receptive field and its
 computation can never disagree.
+
+With ``set_benchmark(True)`` (or ``ATROUS_CONV_BENCHMARK=1``), each call on the CPU takes the fastest of a few
+paths that give the same result (the plain ``F.conv*d`` call, a 1-D fold to an undilated 2-D conv, the
+channels-last layout), measured once per configuration and cached; :func:`chosen_paths` shows what was chosen
+(see :mod:`atrous.functional._fastpath`). Off by default: every call is then the plain ``F.conv*d`` call.
 """
 
 from __future__ import annotations
@@ -10,16 +15,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch  # noqa: F401  (the doctests use it)
-import torch.nn.functional as F
+import torch
 from torch import Tensor, fx
 
 from atrous.errors import ConfigError, ShapeError
+from atrous.functional import _fastpath
+from atrous.functional._fastpath import benchmark_enabled, chosen_paths, clear_chosen_paths, set_benchmark
 from atrous.rf.layer import conv as conv_spec
 
-__all__ = ["dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "resolve_padding"]
-
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+__all__ = ["benchmark_enabled", "chosen_paths", "clear_chosen_paths", "dilated_conv1d", "dilated_conv2d",
+           "dilated_conv3d", "resolve_padding", "set_benchmark"]
 
 
 def resolve_padding(kernel_size: Sequence[int], stride: Any, dilation: Any, padding: Any,
@@ -42,17 +47,25 @@ def resolve_padding(kernel_size: Sequence[int], stride: Any, dilation: Any, padd
         raise ConfigError(f"{where}: {str(e).split(': ', 1)[1]}") from None
 
 
-def _check(x: Tensor, weight: Tensor, dims: int, groups: int, where: str) -> None:
+def _check(x: Tensor, weight: Tensor, bias: Tensor | None, dims: int, groups: int, where: str) -> None:
     if not isinstance(x, Tensor) or x.dim() != dims + 2:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        letters = "B C " + " ".join("LHW"[-dims:] if dims < 3 else "DHW")
+        letters = "B C " + {1: "L", 2: "H W", 3: "D H W"}[dims]
         raise ShapeError(f"{where}: input must be a {dims + 2}-D tensor ({letters}), got shape {shape}")
     if not isinstance(weight, Tensor) or weight.dim() != dims + 2:
         raise ShapeError(f"{where}: weight must be a {dims + 2}-D tensor (out, in/groups, *kernel), got "
                          f"{tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__}")
-    if not isinstance(groups, int) or groups < 1 or x.shape[1] != weight.shape[1] * groups:
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ConfigError(f"{where}: groups must be a positive int, got {groups!r}")
+    if x.shape[1] != weight.shape[1] * groups:
         raise ShapeError(f"{where}: input channels must equal weight.shape[1] * groups = "
                          f"{weight.shape[1]} * {groups}, got {x.shape[1]}")
+    if weight.shape[0] % groups:
+        raise ShapeError(f"{where}: weight.shape[0] (output channels) must be divisible by groups={groups}, "
+                         f"got {weight.shape[0]}")
+    if bias is not None and (not isinstance(bias, Tensor) or tuple(bias.shape) != (weight.shape[0],)):
+        raise ShapeError(f"{where}: bias must be None or a tensor of shape ({weight.shape[0]},), got "
+                         f"{tuple(bias.shape) if isinstance(bias, Tensor) else type(bias).__name__}")
 
 
 def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation: Any, padding: Any, groups: int,
@@ -62,17 +75,17 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
         extra = () if dims == 1 else (causal_axis,)
         return x.tracer.create_proxy("call_function", fn, (x, weight, bias, stride, dilation, padding, groups,
                                                             *extra), {})
-    _check(x, weight, dims, groups, where)
+    _check(x, weight, bias, dims, groups, where)
     k = tuple(int(s) for s in weight.shape[2:])
     pads = resolve_padding(k, stride, dilation, padding, causal_axis, where)
     spec = conv_spec(k, stride, dilation, pads, dims=dims)
-    conv = _CONV[dims]
-    if all(left == right for left, right in pads):
-        return conv(x, weight, bias, spec.stride, tuple(p[0] for p in pads), spec.dilation, groups)
-    flat: list[int] = []
-    for left, right in reversed(pads):  # F.pad starts from the last axis
-        flat += [left, right]
-    return conv(F.pad(x, flat), weight, bias, spec.stride, 0, spec.dilation, groups)
+    try:
+        spec.output_length(tuple(int(n) for n in x.shape[2:]))
+    except ShapeError as e:
+        raise ShapeError(f"{where}: {str(e).split(': ', 1)[1]}") from None
+    if torch.jit.is_scripting():  # type: ignore[attr-defined]
+        return _fastpath.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
+    return _fastpath.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
 
 
 def dilated_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, dilation: int = 1,

@@ -1,4 +1,9 @@
-"""Dilated and causal convolution modules: configuration and parameters; ``forward`` is one functional call."""
+"""Dilated and causal convolution modules: configuration and parameters; ``forward`` is one functional call.
+
+With :func:`atrous.functional.conv.set_benchmark` on, that call takes the fastest path measured for the
+layer's shapes on the CPU (for 2-D, the channels-last layout where oneDNN's NCHW kernels fall back to im2col at
+large rates), always in the caller's layout and with the plain convolution's results.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +21,12 @@ __all__ = ["CausalConv1d", "DilatedConv1d", "DilatedConv2d", "DilatedConv3d"]
 
 
 def _ntuple(value: Any, n: int, arg: str, where: str) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,) * n
-    if not isinstance(value, (tuple, list)) or len(value) != n or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
-        raise ConfigError(f"{where}: {arg} must be a positive int or {n} positive ints, got {value!r}")
-    return tuple(value)
+    values = (value,) * n if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(values, (tuple, list)) or len(values) != n or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        rule = "a positive int" if n == 1 else f"a positive int or {n} positive ints"
+        raise ConfigError(f"{where}: {arg} must be {rule}, got {value!r}")
+    return tuple(values)
 
 
 class _DilatedConvNd(nn.Module):

@@ -1,0 +1,330 @@
+"""Measured fast paths for dilated convolutions on CPU, chosen per shape like cuDNN's benchmark mode.
+
+oneDNN, behind ``F.conv*d`` on CPU, is fast for most dilated convolutions, but not for all of them, and which
+alternative wins changes from one CPU to the next (see docs/benchmarks_conv.md). So the first call with a new
+configuration times the plain call against each alternative that applies, on the actual tensors, interleaved,
+and caches the fastest; later calls with the same configuration take it without measuring again. An
+alternative is only chosen when it was clearly faster than the plain call (its median time at most
+``_MARGIN`` of the plain call's in the same round, and faster in every round), so that noise on a shared
+machine rarely makes it choose a slower path.
+
+The alternatives give the plain call's results up to float rounding (the 1-D fold is usually bit-identical):
+
+* ``"fold2d"`` (1-D, stride 1, dilation >= 2): pad ``(B, C, L)`` to a multiple of the dilation ``d``, view it as
+  ``(B, C, L / d, d)`` and run an undilated ``(k, 1)`` 2-D convolution: each column is one phase of the
+  dilated signal. The output is the same memory read as ``(B, C_out, L_out)``.
+* ``"channels_last"`` (2-D and 3-D): run the convolution in the channels-last layout, where oneDNN keeps its
+  fast direct kernels at large rates while contiguous (NCHW) input falls back to an im2col GEMM. The result
+  comes back in the caller's layout (contiguous for contiguous input).
+
+Measuring is skipped, and the plain call taken, for small convolutions (fewer than ``_MIN_WORK``
+multiply-adds, where the plain call is cheap and measuring would cost more than it saves), off the CPU, for
+non-float dtypes and tensor subclasses, under a ``TorchFunctionMode`` (analysis rewrites the ops it sees),
+autocast, ``torch.jit`` scripting and ``torch.compile``, and after ``_MAX_KEYS`` distinct configurations (a
+model fed ever-changing lengths should not keep measuring).
+
+>>> prev = set_benchmark(True)         # measure and take the fastest path per configuration
+>>> set_benchmark(prev)               # back to the default: the plain F.conv*d call everywhere
+True
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from atrous.errors import ConfigError
+
+__all__ = ["PATHS", "Choice", "benchmark_enabled", "candidates", "chosen_paths", "clear_chosen_paths", "conv",
+           "force_path", "set_benchmark"]
+
+Pads = tuple[tuple[int, int], ...]
+PathFn = Callable[[Tensor, Tensor, "Tensor | None", tuple[int, ...], tuple[int, ...], Pads, int], Tensor]
+
+_ENV = "ATROUS_CONV_BENCHMARK"
+_MIN_WORK = 1 << 25      # multiply-adds: below this (~0.2 ms of oneDNN time) the plain call is always taken
+_MAX_KEYS = 256          # distinct configurations measured per process; later new ones take the plain call
+_MARGIN = 0.9            # an alternative must take at most 90% of the plain call's time (median) to be chosen,
+_BUDGET_S = 0.5          # and win every round; rounds fill about this many seconds, within these bounds:
+_MIN_ROUNDS, _MAX_ROUNDS = 3, 7
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_FORMATS = {2: torch.channels_last, 3: torch.channels_last_3d}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The paths. Each takes resolved arguments: stride and dilation per axis, (left, right) padding per axis.
+
+
+def _plain(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...],
+           pads: Pads, groups: int) -> Tensor:
+    conv = _CONV[x.dim() - 2]
+    if all(left == right for left, right in pads):
+        return conv(x, w, b, stride, tuple(p[0] for p in pads), dilation, groups)
+    flat: list[int] = []
+    for left, right in reversed(pads):  # F.pad starts from the last axis
+        flat += [left, right]
+    return conv(F.pad(x, flat), w, b, stride, 0, dilation, groups)
+
+
+def _fold2d(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...],
+            pads: Pads, groups: int) -> Tensor:
+    (d,), ((left, right),) = dilation, pads
+    batch, channels, length = x.shape
+    k = w.shape[-1]
+    padded = length + left + right
+    rows = -(-padded // d)
+    extra = rows * d - padded  # zeros that make the length a multiple of d; their outputs are cut off below
+    if not extra and left == right and left % d == 0:
+        row_pad = left // d  # whole rows of zeros on both sides: the 2-D conv pads them without a copy
+    else:
+        row_pad = 0
+        if left or right or extra:
+            x = F.pad(x, (left, right + extra))
+    y = F.conv2d(x.reshape(batch, channels, rows - 2 * row_pad, d), w.unsqueeze(-1), b, 1, (row_pad, 0), 1, groups)
+    y = y.reshape(batch, w.shape[0], (rows - k + 1) * d)
+    return y[..., :padded - (k - 1) * d].contiguous() if extra else y
+
+
+def _channels_last(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...],
+                   pads: Pads, groups: int) -> Tensor:
+    fmt = _FORMATS[x.dim() - 2]
+    y = _plain(x.contiguous(memory_format=fmt), w.contiguous(memory_format=fmt), b, stride, dilation, pads, groups)
+    return y.contiguous()  # only taken for input that is not channels-last: give the caller its layout back
+
+
+#: Every path by name; each returns the plain call's result (up to float rounding) where it applies.
+PATHS: dict[str, PathFn] = {"plain": _plain, "fold2d": _fold2d, "channels_last": _channels_last}
+
+
+def _layout(x: Tensor) -> str:
+    if x.is_contiguous():
+        return "contiguous"
+    fmt = _FORMATS.get(x.dim() - 2)
+    return "channels_last" if fmt is not None and x.is_contiguous(memory_format=fmt) else "strided"
+
+
+def candidates(x: Tensor, w: Tensor, stride: tuple[int, ...], dilation: tuple[int, ...], pads: Pads) -> list[str]:
+    """The alternatives to the plain call that apply to this configuration."""
+    dims = x.dim() - 2
+    if dims == 1:
+        span = (w.shape[-1] - 1) * dilation[0] + 1
+        fits = x.shape[-1] + pads[0][0] + pads[0][1] >= span
+        return ["fold2d"] if stride[0] == 1 and dilation[0] >= 2 and fits else []
+    return ["channels_last"] if _layout(x) != "channels_last" else []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The switch and the cache
+
+
+def _env_default() -> bool:
+    return os.environ.get(_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The path measured fastest for one configuration, and the median time of every candidate."""
+
+    op: str
+    input_shape: tuple[int, ...]
+    weight_shape: tuple[int, ...]
+    dtype: str
+    layout: str
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: Pads
+    groups: int
+    backward: bool
+    threads: int
+    path: str
+    times_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def speedup(self) -> float:
+        """Plain time over the chosen path's time (1.0 when the plain call was kept)."""
+        return self.times_ms["plain"] / self.times_ms[self.path] if self.times_ms.get(self.path) else 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "input_shape": list(self.input_shape), "weight_shape": list(self.weight_shape),
+                "dtype": self.dtype, "layout": self.layout, "stride": list(self.stride),
+                "dilation": list(self.dilation), "padding": [list(p) for p in self.padding], "groups": self.groups,
+                "backward": self.backward, "threads": self.threads, "path": self.path,
+                "times_ms": {k: round(v, 4) for k, v in self.times_ms.items()}, "speedup": round(self.speedup, 4)}
+
+
+class _State:
+    def __init__(self) -> None:
+        self.enabled = _env_default()
+        self.forced: str | None = None
+        self.cache: dict[tuple[Any, ...], Choice] = {}
+        self.lock = threading.Lock()
+
+
+_STATE = _State()
+
+
+def set_benchmark(enabled: bool) -> bool:
+    """Turn measuring (and taking) the fastest path on or off for every dilated conv; returns the old setting.
+
+    Off, every call is the plain ``F.conv*d`` call. The default is off unless the environment variable
+    ``ATROUS_CONV_BENCHMARK`` is ``1``: on the shared 2-vCPU machine this was built on, measurements of a few
+    calls were too noisy to show that the choice is never slower (docs/benchmarks_conv.md).
+    """
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"set_benchmark: enabled must be True or False, got {enabled!r}")
+    old, _STATE.enabled = _STATE.enabled, enabled
+    return old
+
+
+def benchmark_enabled() -> bool:
+    """Whether dilated convs measure and take the fastest path (see :func:`set_benchmark`)."""
+    return _STATE.enabled
+
+
+def chosen_paths() -> list[dict[str, Any]]:
+    """What was measured and chosen so far, one JSON-ready dict per configuration, in the order seen.
+
+    >>> isinstance(chosen_paths(), list)
+    True
+    """
+    with _STATE.lock:
+        return [c.as_dict() for c in _STATE.cache.values()]
+
+
+def clear_chosen_paths() -> None:
+    """Forget every choice: the next call of each configuration measures again."""
+    with _STATE.lock:
+        _STATE.cache.clear()
+
+
+@contextmanager
+def force_path(name: str | None) -> Iterator[None]:
+    """Take path ``name`` wherever it applies (the plain call elsewhere), without measuring and whatever
+    :func:`set_benchmark` says: for tests and benchmarks that compare paths. ``None`` restores the default."""
+    if name is not None and name not in PATHS:
+        raise ConfigError(f"force_path: name must be one of {', '.join(PATHS)}, got {name!r}")
+    old, _STATE.forced = _STATE.forced, name
+    try:
+        yield
+    finally:
+        _STATE.forced = old
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Choosing
+
+
+def _autocast() -> bool:
+    try:
+        return bool(torch.is_autocast_enabled("cpu"))
+    except TypeError:  # torch < 2.4
+        return bool(torch.is_autocast_cpu_enabled())
+
+
+def _eligible(x: Tensor, w: Tensor, b: Tensor | None) -> bool:
+    if torch.jit.is_scripting():  # type: ignore[attr-defined]
+        return False
+    if torch.compiler.is_compiling() or torch._C._is_torch_function_mode_enabled():
+        return False
+    plain_types = (Tensor, torch.nn.Parameter)
+    if type(x) is not Tensor or type(w) not in plain_types or (b is not None and type(b) not in plain_types):
+        return False
+    return (x.device.type == "cpu" and x.layout == torch.strided and x.is_floating_point() and x.numel() > 0
+            and not _autocast())
+
+
+def _work(x: Tensor, w: Tensor, stride: tuple[int, ...], dilation: tuple[int, ...], pads: Pads) -> int:
+    out = 1
+    for n, k, s, d, (left, right) in zip(x.shape[2:], w.shape[2:], stride, dilation, pads):
+        out *= max(0, (n + left + right - (k - 1) * d - 1) // s + 1)
+    return x.shape[0] * out * w.numel()
+
+
+def _measure(names: list[str], x: Tensor, w: Tensor, b: Tensor | None, args: tuple[Any, ...],
+             grads: tuple[bool, bool, bool] | None) -> dict[str, list[float]]:
+    """Seconds per call of each path on these tensors, one per round (forward, or forward + backward when
+    ``grads``); the rounds interleave the paths, so that drift on a shared machine hits all of them alike."""
+    if grads is None:
+        def run(fn: PathFn) -> None:
+            with torch.no_grad():
+                fn(x, w, b, *args)
+    else:
+        xs, ws = x.detach().requires_grad_(grads[0]), w.detach().requires_grad_(grads[1])
+        bs = None if b is None else b.detach().requires_grad_(grads[2])
+        leaves = [t for t in (xs, ws, bs) if t is not None and t.requires_grad]
+        seed: list[Tensor] = []
+
+        def run(fn: PathFn) -> None:
+            with torch.enable_grad():
+                y = fn(xs, ws, bs, *args)
+                if not seed:
+                    seed.append(torch.ones_like(y))
+                torch.autograd.backward([y], [seed[0]])
+            for t in leaves:
+                t.grad = None
+
+    first = 0.0
+    for name in names:  # warm up: oneDNN builds its primitives on the first call
+        t0 = time.perf_counter()
+        run(PATHS[name])
+        first += time.perf_counter() - t0
+    rounds = max(_MIN_ROUNDS, min(_MAX_ROUNDS, int(_BUDGET_S / (first or 1e-9))))
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            run(PATHS[name])
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _decide(times: dict[str, list[float]]) -> str:
+    """The alternative whose time relative to the plain call of the same round has the lowest median, if that
+    median is at most ``_MARGIN`` and it won every round; otherwise the plain call."""
+    plain = times["plain"]
+    ratios = {n: [t / p for t, p in zip(v, plain)] for n, v in times.items() if n != "plain"}
+    best = min(ratios, key=lambda n: statistics.median(ratios[n]))
+    wins = statistics.median(ratios[best]) <= _MARGIN and max(ratios[best]) < 1.0
+    return best if wins else "plain"
+
+
+def conv(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...], pads: Pads,
+         groups: int) -> Tensor:
+    """The convolution by the fastest path measured for this configuration (see the module docstring)."""
+    args = (stride, dilation, pads, groups)
+    forced = _STATE.forced
+    if not (_STATE.enabled or forced) or not _eligible(x, w, b):
+        return _plain(x, w, b, *args)
+    names = candidates(x, w, stride, dilation, pads)
+    if forced is not None:
+        return PATHS[forced](x, w, b, *args) if forced in names else _plain(x, w, b, *args)
+    if not names or _work(x, w, stride, dilation, pads) < _MIN_WORK:
+        return _plain(x, w, b, *args)
+    grads = None
+    if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
+        grads = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
+    key = (tuple(x.shape), tuple(w.shape), b is not None, x.dtype, _layout(x), stride, dilation, pads, groups,
+           grads, torch.get_num_threads())
+    choice = _STATE.cache.get(key)
+    if choice is None:
+        if len(_STATE.cache) >= _MAX_KEYS:
+            return _plain(x, w, b, *args)
+        times = _measure(["plain", *names], x, w, b, args, grads)
+        path = _decide(times)
+        med = {n: statistics.median(v) for n, v in times.items()}
+        choice = Choice(f"conv{x.dim() - 2}d", tuple(x.shape), tuple(w.shape), str(x.dtype).replace("torch.", ""),
+                        _layout(x), stride, dilation, pads, groups, grads is not None, torch.get_num_threads(),
+                        path, {n: t * 1e3 for n, t in med.items()})
+        with _STATE.lock:
+            _STATE.cache.setdefault(key, choice)
+    return PATHS[choice.path](x, w, b, *args)

@@ -1,0 +1,534 @@
+"""atrous.functional.dilated_conv1d/2d/3d against a nested-loop float64 oracle, torch, autograd and rf; and the
+measured fast paths (fold to 2-D, channels-last) against the plain call, values and gradients."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch.overrides import TorchFunctionMode
+
+from atrous import rf
+from atrous.errors import ConfigError, ShapeError
+from atrous.functional import _fastpath
+from atrous.functional.conv import (
+    benchmark_enabled,
+    chosen_paths,
+    clear_chosen_paths,
+    dilated_conv1d,
+    dilated_conv2d,
+    dilated_conv3d,
+    resolve_padding,
+    set_benchmark,
+)
+
+OPS = {1: dilated_conv1d, 2: dilated_conv2d, 3: dilated_conv3d}
+TORCH = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The oracle: written from the definition, sharing nothing with the code under test
+
+
+def expected_pads(kernel: tuple[int, ...], dilation: tuple[int, ...], padding: Any,
+                  causal_axis: int | None = None) -> list[tuple[int, int]]:
+    """Padding per axis from the words' definitions: "same" puts the odd sample on the right, like torch."""
+    dims = len(kernel)
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    if isinstance(padding, str) and padding == "causal" and dims > 1:
+        padding = ["causal" if a == (causal_axis or 0) else "same" for a in range(dims)]
+    if isinstance(padding, (str, int)) or (dims == 1 and isinstance(padding, tuple) and len(padding) == 2 and
+                                           all(isinstance(p, int) for p in padding)):
+        padding = [padding] * dims
+    pads = []
+    for a, p in enumerate(padding):
+        if p == "same":
+            pads.append(((spans[a] - 1) // 2, spans[a] - 1 - (spans[a] - 1) // 2))
+        elif p == "causal":
+            pads.append((spans[a] - 1, 0))
+        elif p == "valid":
+            pads.append((0, 0))
+        elif isinstance(p, int):
+            pads.append((p, p))
+        else:
+            pads.append((int(p[0]), int(p[1])))
+    return pads
+
+
+def oracle(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, stride: tuple[int, ...],
+           dilation: tuple[int, ...], pads: list[tuple[int, int]], groups: int) -> np.ndarray:
+    """out[n, o, *i] = b[o] + sum over taps t and group channels c of w[o, c, *t] * x[n, c', *(i*s + t*d - left)],
+    reading zero outside the input. Explicit Python loops over output positions and taps, in float64."""
+    xs, ws = x.detach().double().numpy(), w.detach().double().numpy()
+    n, _, *size = xs.shape
+    cout, cg, *kernel = ws.shape
+    og = cout // groups
+    out_size = [(size[a] + pads[a][0] + pads[a][1] - (kernel[a] - 1) * dilation[a] - 1) // stride[a] + 1
+                for a in range(len(size))]
+    out = np.zeros((n, cout, *out_size))
+    for g in range(groups):
+        for pos in itertools.product(*(range(m) for m in out_size)):
+            for tap in itertools.product(*(range(k) for k in kernel)):
+                src = [pos[a] * stride[a] + tap[a] * dilation[a] - pads[a][0] for a in range(len(size))]
+                if any(not 0 <= s < size[a] for a, s in enumerate(src)):
+                    continue  # zero padding
+                patch = xs[(slice(None), slice(g * cg, (g + 1) * cg), *src)]            # (N, cg)
+                taps = ws[(slice(g * og, (g + 1) * og), slice(None), *tap)]             # (og, cg)
+                out[(slice(None), slice(g * og, (g + 1) * og), *pos)] += patch @ taps.T
+    if b is not None:
+        out += b.detach().double().numpy().reshape(1, cout, *([1] * len(size)))
+    return out
+
+
+def close(got: torch.Tensor, want: np.ndarray | torch.Tensor, tol: float = 1e-10) -> None:
+    want_t = torch.as_tensor(want, dtype=torch.float64)
+    assert tuple(got.shape) == tuple(want_t.shape)
+    torch.testing.assert_close(got.double(), want_t, rtol=tol, atol=tol)
+
+
+def per_axis(v: int | tuple[int, ...], dims: int) -> tuple[int, ...]:
+    return (v,) * dims if isinstance(v, int) else tuple(v)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    old = set_benchmark(True)
+    clear_chosen_paths()
+    yield
+    clear_chosen_paths()
+    set_benchmark(old)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Oracle, every padding kind
+
+CASES_1D = [  # kernel, stride, dilation, padding, groups
+    (3, 1, 1, "same", 1), (3, 1, 4, "same", 1), (2, 1, 3, "same", 1), (4, 1, 2, "same", 2),   # even spans 4, 7
+    (2, 1, 5, "causal", 1), (3, 1, 2, "causal", 4), (3, 1, 3, "valid", 1), (3, 2, 2, "valid", 2),
+    (3, 1, 2, 3, 1), (3, 3, 2, 0, 1), (2, 1, 3, (4, 1), 1), (3, 2, 1, (0, 3), 4), (1, 1, 7, "same", 1),
+    (3, 2, 3, "same", 1), (2, 3, 2, "causal", 2),
+]
+
+
+@pytest.mark.parametrize(("k", "s", "d", "padding", "groups"), CASES_1D)
+def test_conv1d_oracle(k: int, s: int, d: int, padding: Any, groups: int) -> None:
+    g = torch.Generator().manual_seed(k * 100 + d)
+    x = torch.randn(2, 4, 13, generator=g, dtype=torch.float64)
+    w = torch.randn(4, 4 // groups, k, generator=g, dtype=torch.float64)
+    b = torch.randn(4, generator=g, dtype=torch.float64)
+    got = dilated_conv1d(x, w, b, stride=s, dilation=d, padding=padding, groups=groups)
+    close(got, oracle(x, w, b, (s,), (d,), expected_pads((k,), (d,), padding), groups))
+
+
+def test_same_even_span_is_asymmetric() -> None:
+    # span 4: the oracle pads 1 left and 2 right; an impulse shows where each tap lands
+    x = torch.zeros(1, 1, 9, dtype=torch.float64)
+    x[0, 0, 4] = 1.0
+    w = torch.tensor([[[1.0, 10.0]]], dtype=torch.float64)
+    y = dilated_conv1d(x, w, dilation=3, padding="same")[0, 0]
+    # output i reads x[i - 1] * 1 + x[i + 2] * 10
+    assert y.tolist() == [0.0, 0.0, 10.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    assert resolve_padding((2,), 1, 3, "same") == ((1, 2),)
+
+
+CASES_ND = [  # dims, kernel, stride, dilation, padding, groups, causal_axis
+    (2, (3, 3), 1, (2, 2), "same", 1, None), (2, (2, 3), 1, (3, 1), "same", 2, None),
+    (2, (3, 2), 1, (2, 3), "causal", 1, None), (2, (3, 2), 1, (2, 3), "causal", 1, 1),
+    (2, (3, 3), (2, 1), (1, 2), "valid", 4, None), (2, (3, 3), 1, 2, ((1, 3), (2, 0)), 1, None),
+    (2, (3, 3), 2, 1, 1, 2, None), (2, (2, 2), 1, 4, ("causal", "valid"), 1, None),
+    (3, (2, 3, 2), 1, (2, 1, 2), "same", 1, None), (3, (2, 2, 3), 1, (1, 2, 1), "causal", 2, None),
+    (3, (2, 2, 2), 1, (2, 1, 3), "causal", 1, 1), (3, (2, 2, 2), 1, (1, 3, 2), "causal", 1, 2),
+    (3, (3, 2, 2), (2, 1, 2), 1, "valid", 4, None), (3, (2, 2, 2), 1, 2, ((0, 2), (1, 1), 1), 1, None),
+]
+
+
+@pytest.mark.parametrize(("dims", "k", "s", "d", "padding", "groups", "axis"), CASES_ND)
+def test_conv_nd_oracle(dims: int, k: tuple[int, ...], s: Any, d: Any, padding: Any, groups: int,
+                        axis: int | None) -> None:
+    g = torch.Generator().manual_seed(dims * 1000 + sum(k))
+    size = (9, 8) if dims == 2 else (6, 5, 7)
+    x = torch.randn(2, 4, *size, generator=g, dtype=torch.float64)
+    w = torch.randn(4, 4 // groups, *k, generator=g, dtype=torch.float64)
+    b = torch.randn(4, generator=g, dtype=torch.float64)
+    got = OPS[dims](x, w, b, stride=s, dilation=d, padding=padding, groups=groups, causal_axis=axis)
+    dil = per_axis(d, dims)
+    want = oracle(x, w, b, per_axis(s, dims), dil, expected_pads(k, dil, padding, axis), groups)
+    close(got, want)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_causal_axis_never_reads_ahead(dims: int) -> None:
+    for axis in range(dims):
+        x = torch.randn(1, 1, *([7] * dims), dtype=torch.float64)
+        w = torch.randn(1, 1, *([2] * dims), dtype=torch.float64)
+        y = OPS[dims](x, w, dilation=2, padding="causal", causal_axis=axis)
+        later = x.clone()
+        later.select(2 + axis, 6).normal_()      # change the last slice along the causal axis only
+        y2 = OPS[dims](later, w, dilation=2, padding="causal", causal_axis=axis)
+        assert torch.equal(y.narrow(2 + axis, 0, 6), y2.narrow(2 + axis, 0, 6))
+        assert not torch.equal(y.select(2 + axis, 6), y2.select(2 + axis, 6))
+
+
+@st.composite
+def configs(draw: Any, dims_from: tuple[int, ...] = (1, 2, 3), min_batch: int = 0) -> dict[str, Any]:
+    dims = draw(st.sampled_from(dims_from))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    d = tuple(draw(st.integers(1, 4)) for _ in range(dims))
+    word = st.sampled_from(["same", "valid", "causal"])
+    pad_axis = st.one_of(word, st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3)))
+    padding = draw(st.one_of(word, st.integers(0, 2), st.tuples(*[pad_axis] * dims)))
+    groups = draw(st.sampled_from([1, 2, 4]))  # 4: depthwise with 4 channels
+    cout = groups * draw(st.integers(1, 2))
+    axis = draw(st.integers(0, dims - 1)) if dims > 1 else None
+    pads = expected_pads(k, d, padding, axis)
+    spans = [(kk - 1) * dd + 1 for kk, dd in zip(k, d)]
+    lo = [max(1, sp - a - b) for sp, (a, b) in zip(spans, pads)]
+    size = tuple(draw(st.integers(lo[a], lo[a] + (8 if dims == 1 else 3))) for a in range(dims))
+    return {"dims": dims, "k": k, "s": s, "d": d, "padding": padding, "groups": groups, "cout": cout,
+            "axis": axis, "size": size, "batch": draw(st.integers(min_batch, 2)), "bias": draw(st.booleans()),
+            "pads": pads}
+
+
+def make(c: dict[str, Any], dtype: torch.dtype = torch.float64, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(c["batch"], 4, *c["size"], generator=g, dtype=dtype)
+    w = torch.randn(c["cout"], 4 // c["groups"], *c["k"], generator=g, dtype=dtype)
+    b = torch.randn(c["cout"], generator=g, dtype=dtype)
+    return x, w, b
+
+
+def call(c: dict[str, Any], x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+    extra = {} if c["dims"] == 1 else {"causal_axis": c["axis"]}
+    s = c["s"][0] if c["dims"] == 1 else c["s"]
+    d = c["d"][0] if c["dims"] == 1 else c["d"]
+    return OPS[c["dims"]](x, w, b, stride=s, dilation=d, padding=c["padding"], groups=c["groups"], **extra)
+
+
+@FAST
+@given(configs())
+def test_random_shapes_oracle_and_output_length(c: dict[str, Any]) -> None:
+    x, w, b = make(c)
+    bias = b if c["bias"] else None
+    y = call(c, x, w, bias)
+    close(y, oracle(x, w, bias, c["s"], c["d"], c["pads"], c["groups"]))
+    layer = rf.conv(c["k"], c["s"], c["d"], resolve_padding(c["k"], c["s"], c["d"], c["padding"], c["axis"]),
+                    dims=c["dims"])
+    assert tuple(y.shape[2:]) == layer.output_length(c["size"])
+    assert tuple(y.shape[:2]) == (c["batch"], c["cout"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# torch, autograd, layouts, batch sizes
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("padding", ["valid", "same", 2])
+@pytest.mark.parametrize("groups", [1, 4])
+def test_equals_torch_conv(dims: int, padding: Any, groups: int) -> None:
+    x = torch.randn(2, 8, *([11, 9, 7][:dims]))
+    w = torch.randn(8, 8 // groups, *([3] * dims))
+    b = torch.randn(8)
+    for d in (1, 2):
+        want = TORCH[dims](x, w, b, 1, padding, d, groups)
+        torch.testing.assert_close(OPS[dims](x, w, b, dilation=d, padding=padding, groups=groups), want)
+
+
+@pytest.mark.parametrize(("dims", "padding", "groups", "stride"), [
+    (1, "same", 1, 1), (1, "causal", 2, 1), (1, (2, 0), 1, 2), (2, "same", 2, 1), (2, "causal", 1, 2),
+    (3, "same", 1, 1), (3, ((1, 0), 1, "valid"), 2, 1)])
+def test_gradcheck(dims: int, padding: Any, groups: int, stride: int) -> None:
+    size = {1: (7,), 2: (5, 4), 3: (4, 3, 3)}[dims]
+    x = torch.randn(2 if dims == 1 else 1, 2, *size, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 2 // groups, *([2] * dims), dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    fn = OPS[dims]
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: fn(x, w, b, stride=stride, dilation=2, padding=padding, groups=groups), (x, w, b))
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("batch", [0, 1])
+def test_batch_zero_and_one(dims: int, batch: int) -> None:
+    x = torch.randn(batch, 3, *([10, 8, 6][:dims]))
+    w = torch.randn(5, 3, *([3] * dims))
+    y = OPS[dims](x, w, dilation=2, padding="same")
+    assert tuple(y.shape) == (batch, 5, *x.shape[2:])
+    if batch:
+        torch.testing.assert_close(y, TORCH[dims](x, w, None, 1, 2, 2))
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_non_contiguous_input(dims: int) -> None:
+    base = torch.randn(2, *([12, 10, 8][:dims]), 6, dtype=torch.float64)
+    x = base.movedim(-1, 1)[..., ::2]          # channels moved in front and every other sample: a strided view
+    assert not x.is_contiguous()
+    w = torch.randn(4, 3, *([3] * dims), dtype=torch.float64)
+    y = OPS[dims](x, w, dilation=2, padding="causal", groups=2)
+    close(y, OPS[dims](x.contiguous(), w, dilation=2, padding="causal", groups=2))
+    pads = expected_pads((3,) * dims, (2,) * dims, "causal")
+    close(y, oracle(x, w, None, (1,) * dims, (2,) * dims, pads, 2))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_errors() -> None:
+    x, w = torch.randn(1, 4, 10), torch.randn(4, 4, 3)
+    with pytest.raises(ConfigError, match="dilated_conv1d: dilation must be a positive int, got 0"):
+        dilated_conv1d(x, w, dilation=0)
+    with pytest.raises(ConfigError, match="dilated_conv1d: kernel_size must be a positive int, got 0"):
+        dilated_conv1d(x, torch.randn(4, 4, 0))
+    with pytest.raises(ShapeError, match=r"dilated_conv1d: input must be a 3-D tensor \(B C L\), got shape \(4, 10\)"):
+        dilated_conv1d(x[0], w)
+    with pytest.raises(ShapeError, match=r"dilated_conv2d: input must be a 4-D tensor \(B C H W\)"):
+        dilated_conv2d(x, w)
+    with pytest.raises(ShapeError, match=r"dilated_conv3d: weight must be a 5-D tensor"):
+        dilated_conv3d(torch.randn(1, 4, 3, 3, 3), torch.randn(4, 4, 3, 3))
+    with pytest.raises(ShapeError, match=r"input channels must equal weight.shape\[1\] \* groups = 4 \* 2, got 4"):
+        dilated_conv1d(x, w, groups=2)
+    with pytest.raises(ShapeError, match="must be divisible by groups=4, got 6"):
+        dilated_conv1d(x, torch.randn(6, 1, 3), groups=4)
+    with pytest.raises(ConfigError, match="groups must be a positive int, got 0"):
+        dilated_conv1d(x, w, groups=0)
+    with pytest.raises(ConfigError, match=r"dilated_conv1d: padding must be .*one of same, valid, causal, got 'full'"):
+        dilated_conv1d(x, w, padding="full")
+    with pytest.raises(ConfigError, match="stride must be a positive int"):
+        dilated_conv2d(torch.randn(1, 4, 5, 5), torch.randn(4, 4, 3, 3), stride=(1, 0))
+    with pytest.raises(ConfigError, match=r"causal_axis must be a spatial axis in 0\.\.1, got 2"):
+        dilated_conv2d(torch.randn(1, 4, 5, 5), torch.randn(4, 4, 3, 3), padding="causal", causal_axis=2)
+    with pytest.raises(ShapeError, match=r"bias must be None or a tensor of shape \(4,\), got \(3,\)"):
+        dilated_conv1d(x, w, torch.randn(3))
+    with pytest.raises(ShapeError, match="dilated_conv1d: input length must be at least 9"):
+        dilated_conv1d(x[..., :5], w, dilation=4, padding="valid")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The fast paths: equal to the plain call, values and gradients
+
+
+def plain(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    old = set_benchmark(False)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        set_benchmark(old)
+
+
+def grads_of(c: dict[str, Any], x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> list[torch.Tensor]:
+    leaves = [t.detach().requires_grad_() for t in (x, w, b) if t is not None]
+    y = call(c, *leaves, *([] if b is not None else [None]))  # type: ignore[arg-type]
+    y.backward(torch.ones_like(y) + torch.arange(y.numel(), dtype=y.dtype).reshape(y.shape) / y.numel())
+    return [y.detach(), *[t.grad for t in leaves]]  # type: ignore[misc]
+
+
+@st.composite
+def fold_configs(draw: Any) -> dict[str, Any]:
+    k, d = draw(st.integers(1, 4)), draw(st.integers(2, 9))
+    padding = draw(st.one_of(st.sampled_from(["same", "valid", "causal"]), st.integers(0, 5),
+                             st.tuples(st.integers(0, 6), st.integers(0, 6))))
+    groups = draw(st.sampled_from([1, 2, 4]))
+    pads = expected_pads((k,), (d,), padding)
+    lo = max(1, (k - 1) * d + 1 - sum(pads[0]))
+    return {"dims": 1, "k": (k,), "s": (1,), "d": (d,), "padding": padding, "groups": groups,
+            "cout": groups * draw(st.integers(1, 2)), "axis": None, "size": (draw(st.integers(lo, lo + 3 * d)),),
+            "batch": draw(st.integers(1, 3)), "bias": draw(st.booleans()), "pads": pads}
+
+
+@FAST
+@given(fold_configs(), st.sampled_from([torch.float32, torch.float64]))
+def test_fold2d_equals_plain(c: dict[str, Any], dtype: torch.dtype) -> None:
+    x, w, b = make(c, dtype)
+    bias = b if c["bias"] else None
+    assert "fold2d" in _fastpath.candidates(x, w, c["s"], c["d"], tuple(c["pads"]))
+    want = plain(grads_of, c, x, w, bias)
+    with _fastpath.force_path("fold2d"):
+        got = grads_of(c, x, w, bias)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for g, wnt in zip(got, want):
+        torch.testing.assert_close(g, wnt, rtol=tol, atol=tol)
+    assert got[0].is_contiguous()
+
+
+@FAST
+@given(configs(dims_from=(2, 3), min_batch=1), st.sampled_from([torch.float32, torch.float64]), st.booleans())
+def test_channels_last_equals_plain(c: dict[str, Any], dtype: torch.dtype, cl_input: bool) -> None:
+    x, w, b = make(c, dtype)
+    if cl_input:
+        x = x.contiguous(memory_format=torch.channels_last if c["dims"] == 2 else torch.channels_last_3d)
+    bias = b if c["bias"] else None
+    want = plain(grads_of, c, x, w, bias)
+    with _fastpath.force_path("channels_last"):
+        got = grads_of(c, x, w, bias)
+        y = call(c, x, w, bias)
+    tol = 1e-12 if dtype == torch.float64 else 1e-4
+    for g, wnt in zip(got, want):
+        torch.testing.assert_close(g, wnt, rtol=tol, atol=tol)
+    # the caller's layout comes back: contiguous stays contiguous, channels-last stays channels-last
+    ref = plain(call, c, x, w, bias)
+    fmt = torch.channels_last if c["dims"] == 2 else torch.channels_last_3d
+    assert (y.is_contiguous(), y.is_contiguous(memory_format=fmt)) == \
+        (ref.is_contiguous(), ref.is_contiguous(memory_format=fmt))
+
+
+@pytest.mark.parametrize(("k", "d", "length", "padding"), [
+    (3, 4, 32, "same"), (5, 3, 27, "same"), (3, 4, 32, 8), (3, 4, 30, "same"), (2, 4, 32, "same"), (3, 4, 32, 4)])
+def test_fold2d_whole_row_padding(k: int, d: int, length: int, padding: Any) -> None:
+    # "same" with an odd kernel (or padding a multiple of d) on a length divisible by d pads whole rows of the
+    # folded view inside the 2-D conv, without a copy; the other rows of this table take the F.pad branch
+    x = torch.randn(2, 3, length, dtype=torch.float64)
+    w, b = torch.randn(4, 3, k, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    with _fastpath.force_path("fold2d"):
+        y = dilated_conv1d(x, w, b, dilation=d, padding=padding)
+    close(y, oracle(x, w, b, (1,), (d,), expected_pads((k,), (d,), padding), 1), tol=1e-12)
+
+
+@pytest.mark.parametrize("path", ["fold2d", "channels_last"])
+def test_fast_paths_gradcheck(path: str) -> None:
+    dims = 1 if path == "fold2d" else 2
+    x = torch.randn(1, 2, *([11, 5][:dims]), dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 1, *([2] * dims), dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, dtype=torch.float64, requires_grad=True)
+    with _fastpath.force_path(path):
+        assert torch.autograd.gradcheck(lambda x, w, b: OPS[dims](x, w, b, dilation=3, padding="causal", groups=2),
+                                        (x, w, b), fast_mode=True)
+
+
+def test_candidates() -> None:
+    x1, w1 = torch.randn(1, 2, 20), torch.randn(2, 2, 3)
+    assert _fastpath.candidates(x1, w1, (1,), (4,), ((8, 0),)) == ["fold2d"]
+    assert _fastpath.candidates(x1, w1, (2,), (4,), ((8, 0),)) == []      # strided: no fold
+    assert _fastpath.candidates(x1, w1, (1,), (1,), ((1, 1),)) == []      # undilated: nothing to fold
+    x2, w2 = torch.randn(1, 2, 9, 9), torch.randn(2, 2, 3, 3)
+    assert _fastpath.candidates(x2, w2, (1, 1), (6, 6), ((6, 6),) * 2) == ["channels_last"]
+    x2 = x2.contiguous(memory_format=torch.channels_last)
+    assert _fastpath.candidates(x2, w2, (1, 1), (6, 6), ((6, 6),) * 2) == []  # already in the fast layout
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Measuring once, caching, the switch
+
+
+@pytest.fixture
+def measure_everything(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Measure even tiny convolutions, and count the measurements."""
+    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
+    monkeypatch.setattr(_fastpath, "_BUDGET_S", 0.0)
+    calls: list[int] = []
+    real = _fastpath._measure
+
+    def counting(*args: Any) -> dict[str, list[float]]:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(_fastpath, "_measure", counting)
+    return calls
+
+
+def test_measures_once_per_configuration(measure_everything: list[int]) -> None:
+    x, w = torch.randn(2, 4, 64), torch.randn(4, 4, 3)
+    y = dilated_conv1d(x, w, dilation=4)
+    assert len(measure_everything) == 1
+    (entry,) = chosen_paths()
+    assert entry["op"] == "conv1d" and entry["dilation"] == [4] and entry["padding"] == [[4, 4]]
+    assert entry["path"] in ("plain", "fold2d") and set(entry["times_ms"]) == {"plain", "fold2d"}
+    assert entry["backward"] is False
+    torch.testing.assert_close(y, plain(dilated_conv1d, x, w, dilation=4), rtol=1e-6, atol=1e-6)
+    dilated_conv1d(torch.randn(2, 4, 64), w, dilation=4)            # same configuration: cached
+    assert len(measure_everything) == 1
+    dilated_conv1d(x, w, dilation=8)                                  # a new one: measured
+    wg = w.clone().requires_grad_()
+    dilated_conv1d(x, wg, dilation=4)                                 # training is another configuration
+    assert len(measure_everything) == 3
+    assert [e["backward"] for e in chosen_paths()] == [False, False, True]
+    assert wg.grad is None   # measuring the backward pass never touches the caller's tensors
+    dilated_conv1d(x, w, dilation=1)                                  # no alternative applies: nothing to measure
+    assert len(measure_everything) == 3
+    clear_chosen_paths()
+    assert chosen_paths() == []
+
+
+@pytest.mark.parametrize(("times", "path"), [
+    ({"plain": [1.0, 1.1, 0.9], "fold2d": [0.5, 0.6, 0.5]}, "fold2d"),
+    ({"plain": [1.0, 1.0, 1.0], "fold2d": [0.95, 0.9, 0.97]}, "plain"),   # within the margin
+    ({"plain": [1.0, 1.0, 1.0], "fold2d": [0.5, 0.5, 1.2]}, "plain"),     # lost one round: noise or not, no
+    ({"plain": [1.0, 1.0, 1.0], "fold2d": [1.5, 1.4, 1.6]}, "plain")])
+def test_choice_needs_a_clear_win(monkeypatch: pytest.MonkeyPatch, times: dict[str, list[float]],
+                                  path: str) -> None:
+    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
+    monkeypatch.setattr(_fastpath, "_measure", lambda *args: times)
+    x, w = torch.randn(1, 2, 40), torch.randn(2, 2, 3)
+    y = dilated_conv1d(x, w, dilation=5, padding="causal")
+    (entry,) = chosen_paths()
+    assert entry["path"] == path
+    assert entry["speedup"] == pytest.approx(float(np.median(times["plain"]) / np.median(times[path])))
+    torch.testing.assert_close(y, plain(dilated_conv1d, x, w, dilation=5, padding="causal"))
+
+
+def test_switch_and_small_tensors(measure_everything: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    x, w = torch.randn(2, 4, 64), torch.randn(4, 4, 3)
+    assert set_benchmark(False) is True and not benchmark_enabled()
+    dilated_conv1d(x, w, dilation=4)
+    assert measure_everything == [] and chosen_paths() == []
+    set_benchmark(True)
+    monkeypatch.setattr(_fastpath, "_MIN_WORK", 10**9)    # a small conv: the plain call, nothing measured
+    dilated_conv1d(x, w, dilation=4)
+    assert measure_everything == [] and chosen_paths() == []
+    with pytest.raises(ConfigError, match="set_benchmark: enabled must be True or False, got 1"):
+        set_benchmark(1)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="force_path: name must be one of plain, fold2d, channels_last"):
+        with _fastpath.force_path("im2col"):
+            pass
+
+
+def test_no_measuring_under_function_modes_or_tracing(measure_everything: list[int]) -> None:
+    x, w = torch.randn(2, 4, 64), torch.randn(4, 4, 3)
+    seen: list[str] = []
+
+    class Spy(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            seen.append(getattr(func, "__name__", ""))
+            return func(*args, **(kwargs or {}))
+
+    with Spy():
+        dilated_conv1d(x, w, dilation=4)
+    assert "conv1d" in seen and "conv2d" not in seen          # the plain call, which analysis can rewrite
+    assert measure_everything == []
+
+    gm = torch.fx.symbolic_trace(lambda x: dilated_conv1d(x, w, dilation=4))
+    calls = [n.target for n in gm.graph.nodes if n.op == "call_function"]
+    assert calls == [dilated_conv1d]
+    torch.testing.assert_close(gm(x), plain(dilated_conv1d, x, w, dilation=4))
+
+
+def test_environment_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value, want in (("0", False), ("off", False), ("1", True), (" on", True), ("", False)):
+        monkeypatch.setenv("ATROUS_CONV_BENCHMARK", value)
+        assert _fastpath._env_default() is want
+    monkeypatch.delenv("ATROUS_CONV_BENCHMARK")
+    assert _fastpath._env_default() is False  # off by default: see docs/benchmarks_conv.md
+
+
+def test_measured_choice_equals_plain_on_a_real_size() -> None:
+    # large enough to be measured for real: whatever wins, the values and gradients are the plain call's
+    x = torch.randn(4, 32, 8192)
+    w = torch.randn(32, 32, 3, requires_grad=True)
+    y = dilated_conv1d(x, w, dilation=16, padding="causal")
+    (entry,) = chosen_paths()
+    assert entry["input_shape"] == [4, 32, 8192] and entry["path"] in ("plain", "fold2d")
+    y.sum().backward()
+    g = w.grad
+    w.grad = None
+    ref = plain(dilated_conv1d, x, w, dilation=16, padding="causal")
+    ref.sum().backward()
+    torch.testing.assert_close(y, ref)
+    torch.testing.assert_close(g, w.grad)
