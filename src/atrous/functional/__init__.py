@@ -12,7 +12,18 @@ from atrous.functional.graph import (
 from atrous.functional.losses import shift_consistency_loss
 
 __all__ = [
-    "benchmark_enabled", "chosen_paths", "clear_chosen_paths", "set_benchmark",
-    "dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "dilated_graph_conv", "dilated_knn", "graph_aggregate",
-    "graph_conv", "hop_edges", "resolve_padding", "shift_consistency_loss",
+    "benchmark_enabled",
+    "chosen_paths",
+    "clear_chosen_paths",
+    "dilated_conv1d",
+    "dilated_conv2d",
+    "dilated_conv3d",
+    "dilated_graph_conv",
+    "dilated_knn",
+    "graph_aggregate",
+    "graph_conv",
+    "hop_edges",
+    "resolve_padding",
+    "set_benchmark",
+    "shift_consistency_loss",
 ]
