@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pytest
 import torch
-from torch import nn
+from _rfcheck import assert_rf_matches
 
 from atrous import rf
-from atrous.analysis.empirical import empirical_rf
 from atrous.errors import ConfigError
 from atrous.nn.context import ContextModule
 
 LARGE = (2, 2, 4, 8, 16, 32, 32)  # the paper's large module, in multiples of C
 
 
-def assert_rf_matches(model: nn.Module, input_shape: tuple[int, ...], result: rf.RFResult) -> None:
-    """The gradient-measured support equals the rf_spec skeleton's, hole for hole."""
-    measured = empirical_rf(model, input_shape)
-    exact = rf.support(result.graph)
-    assert measured.size == result.size
-    assert measured.stride == result.jump
-    assert measured.start == result.start
-    assert measured.offset == result.offset
-    assert measured.is_global == result.is_global
-    assert (measured.taps, measured.holes) == (exact.taps, exact.holes)
-    assert np.array_equal(measured.mask.numpy(), exact.counts != 0)
 
 
 @pytest.mark.parametrize("hidden", [None, LARGE])

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from _rfcheck import assert_rf_matches, round_trip
 
 from atrous import rf
-from atrous.analysis.empirical import empirical_rf
 from atrous.errors import ConfigError
 from atrous.nn.conv import DilatedConv2d
 from atrous.nn.degrid import HybridDilatedBlock, SmoothedDilatedConv2d
-
-
-def assert_rf_matches(model: nn.Module, input_shape: tuple[int, ...], result: rf.RFResult) -> None:
-    """The gradient-measured support equals the rf_spec skeleton's, hole for hole."""
-    measured = empirical_rf(model, input_shape)
-    exact = rf.support(result.graph)
-    assert measured.size == result.size
-    assert measured.stride == result.jump
-    assert measured.start == result.start
-    assert measured.offset == result.offset
-    assert measured.is_global == result.is_global
-    assert (measured.taps, measured.holes) == (exact.taps, exact.holes)
-    assert np.array_equal(measured.mask.numpy(), exact.counts != 0)
-
-
-def round_trip(model: nn.Module, fresh: nn.Module) -> nn.Module:
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    buffer.seek(0)
-    fresh.load_state_dict(torch.load(buffer))
-    return fresh
-
 
 # ------------------------------------------------------------------------------------------ SmoothedDilatedConv2d
 
