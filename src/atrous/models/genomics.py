@@ -13,8 +13,8 @@ from torch import Tensor, nn
 
 from atrous import rf
 from atrous.errors import ConfigError, ShapeError
-from atrous.models._base import ReceptiveFieldMixin
 from atrous.models._registry import register_model
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import DilatedConv1d
 
 __all__ = ["BPNet", "ResidualUnit", "SpliceAI"]

@@ -9,8 +9,8 @@ from torch import Tensor, nn
 
 from atrous import rf
 from atrous.errors import ConfigError
-from atrous.models._base import ReceptiveFieldMixin
 from atrous.models._registry import register_model
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.graph import DilatedGraphConv
 
 __all__ = ["DilatedGNN"]

@@ -8,8 +8,8 @@ from torch import Tensor, nn
 
 from atrous import rf
 from atrous.errors import ConfigError
-from atrous.models._base import ReceptiveFieldMixin
 from atrous.models._registry import register_model
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.blocks import GatedResidualBlock, TemporalBlock
 from atrous.nn.conv import CausalConv1d
 

@@ -10,8 +10,8 @@ from torch import Tensor, nn
 
 from atrous import rf
 from atrous.errors import ConfigError, UnsupportedOpError
-from atrous.models._base import ReceptiveFieldMixin
 from atrous.models._registry import register_model
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.aspp import ASPP
 from atrous.nn.context import ContextModule
 from atrous.nn.conv import DilatedConv2d

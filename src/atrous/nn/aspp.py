@@ -18,6 +18,7 @@ from torch import Tensor, fx, nn
 
 from atrous import rf
 from atrous.errors import bad
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import DilatedConv2d
 
 __all__ = ["ASPP", "DEEPLAB_RATES"]
@@ -34,7 +35,7 @@ def _conv_bn_relu(conv: nn.Module, channels: int, factory: dict[str, Any]) -> nn
     return nn.Sequential(conv, nn.BatchNorm2d(channels, **factory), nn.ReLU(inplace=True))
 
 
-class ASPP(nn.Module):
+class ASPP(ReceptiveFieldMixin, nn.Module):
     """Atrous spatial pyramid pooling: a 1×1 branch, one 3×3 atrous branch per rate, an image-pooling branch,
     concatenated and fused by a 1×1 convolution.
 
@@ -74,6 +75,8 @@ class ASPP(nn.Module):
     >>> r.size, r.is_global
     ((73, 73), True)
     """
+
+    rf_dims = 2
 
     def __init__(self, in_channels: int, out_channels: int = 256, rates: Sequence[int] | None = None,
                  output_stride: int | None = None, separable: bool = False, image_pooling: bool = True,
@@ -180,11 +183,6 @@ class ASPP(nn.Module):
         merged = graph.merge(branches, op="cat", name=f"{name}.cat" if name else "cat")
         return add("project.0", merged)
 
-    def receptive_field(self, input_size: int | Sequence[int] | None = None) -> rf.RFResult:
-        """:func:`atrous.rf.receptive_field` of this module alone (``input_size``: the feature-map size)."""
-        graph = rf.Graph(dims=2)
-        self.rf_spec(graph, graph.input)
-        return rf.receptive_field(graph, input_size)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, rates={self.rates}, output_stride={self.output_stride}, "

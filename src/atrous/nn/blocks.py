@@ -14,6 +14,7 @@ from torch.nn.utils import parametrizations, parametrize
 
 from atrous import rf
 from atrous.errors import ShapeError, bad
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import CausalConv1d
 
 __all__ = ["GatedResidualBlock", "TemporalBlock"]
@@ -36,7 +37,7 @@ def _child(name: str, attr: str) -> str:
     return f"{name}.{attr}" if name else attr
 
 
-class TemporalBlock(nn.Module):
+class TemporalBlock(ReceptiveFieldMixin, nn.Module):
     """The residual block of a temporal convolutional network (Bai, Kolter & Koltun 2018).
 
     Two causal dilated convolutions, each followed by ReLU and dropout; the block's input is added back (through
@@ -112,11 +113,6 @@ class TemporalBlock(nn.Module):
         res = src if self.downsample is None else self.downsample.rf_spec(graph, src, _child(name, "downsample"))
         return graph.merge([out, res], op="add", name=_child(name, "add"))
 
-    def receptive_field(self, input_size: int | None = None) -> rf.RFResult:
-        """:func:`atrous.rf.receptive_field` of this block alone."""
-        graph = rf.Graph(dims=1)
-        self.rf_spec(graph, graph.input)
-        return rf.receptive_field(graph, input_size)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, dilation={self.dilation}, "

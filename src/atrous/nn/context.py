@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from atrous import rf
 from atrous.errors import bad
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import DilatedConv2d
 
 __all__ = ["ContextModule"]
@@ -26,7 +27,7 @@ def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-class ContextModule(nn.Module):
+class ContextModule(ReceptiveFieldMixin, nn.Module):
     """Yu & Koltun's context module: dilated 3×3 convolutions with ReLU, then a 1×1 convolution.
 
     Layer ``i`` maps ``c_i`` to ``c_{i+1}`` channels (``c_0 = channels`` and the last 1×1 returns to
@@ -60,6 +61,8 @@ class ContextModule(nn.Module):
     >>> torch.equal(m(x), x), m.receptive_field().size
     (True, (67, 67))
     """
+
+    rf_dims = 2
 
     def __init__(self, channels: int, dilations: Sequence[int] = (1, 1, 2, 4, 8, 16, 1),
                  hidden_channels: Sequence[int] | None = None, kernel_size: int = 3, init_noise: float = 0.0,
@@ -125,11 +128,6 @@ class ContextModule(nn.Module):
             node = conv.rf_spec(graph, node, f"{name}.layers.{i}" if name else f"layers.{i}")
         return self.final.rf_spec(graph, node, f"{name}.final" if name else "final")
 
-    def receptive_field(self, input_size: int | Sequence[int] | None = None) -> rf.RFResult:
-        """:func:`atrous.rf.receptive_field` of this module alone."""
-        graph = rf.Graph(dims=2)
-        self.rf_spec(graph, graph.input)
-        return rf.receptive_field(graph, input_size)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, dilations={self.dilations}, hidden_channels={self.hidden_channels}"

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from atrous import rf
 from atrous.errors import bad
 from atrous.functional.conv import dilated_conv2d
+from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import DilatedConv2d
 
 __all__ = ["HybridDilatedBlock", "SmoothedDilatedConv2d"]
@@ -36,7 +37,7 @@ def _pair(where: str, arg: str, value: object) -> tuple[int, int]:
     return (int(pair[0]), int(pair[1]))
 
 
-class SmoothedDilatedConv2d(nn.Module):
+class SmoothedDilatedConv2d(ReceptiveFieldMixin, nn.Module):
     """A dilated convolution preceded by a separable-and-shared smoothing filter (Wang & Ji, KDD 2018).
 
     The pre-filter is ONE ``(2 d_h - 1) × (2 d_w - 1)`` kernel, shared by every channel (applied depthwise with
@@ -56,6 +57,8 @@ class SmoothedDilatedConv2d(nn.Module):
     >>> m.smooth.shape, m(torch.randn(2, 4, 20, 20)).shape, m.receptive_field().size
     (torch.Size([7, 7]), torch.Size([2, 8, 20, 20]), (15, 15))
     """
+
+    rf_dims = 2
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
                  dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True, device: Any = None,
@@ -96,17 +99,12 @@ class SmoothedDilatedConv2d(nn.Module):
         node = graph.add(smooth, src, name=smooth.name)
         return self.conv.rf_spec(graph, node, f"{name}.conv" if name else "conv")
 
-    def receptive_field(self, input_size: int | Sequence[int] | None = None) -> rf.RFResult:
-        """:func:`atrous.rf.receptive_field` of this layer alone."""
-        graph = rf.Graph(dims=2)
-        self.rf_spec(graph, graph.input)
-        return rf.receptive_field(graph, input_size)
 
     def extra_repr(self) -> str:
         return f"smooth={tuple(self.smooth.shape)}"
 
 
-class HybridDilatedBlock(nn.Module):
+class HybridDilatedBlock(ReceptiveFieldMixin, nn.Module):
     """A chain of 3×3 dilated convolutions whose rates follow the HDC rule (Wang et al., WACV 2018).
 
     Each layer is ``DilatedConv2d(channels, channels, kernel_size, dilation=r)`` → BatchNorm → ReLU; with
@@ -137,6 +135,8 @@ class HybridDilatedBlock(nn.Module):
     >>> block.rates, block(torch.randn(2, 8, 40, 40)).shape, block.receptive_field().size
     ((1, 2, 3, 9), torch.Size([2, 8, 40, 40]), (31, 31))
     """
+
+    rf_dims = 2
 
     def __init__(self, channels: int, schedule: Sequence[int] | rf.Schedule = (1, 2, 5), kernel_size: int | None = None,
                  residual: bool = True, on_violation: str = "raise", device: Any = None, dtype: Any = None) -> None:
@@ -199,11 +199,6 @@ class HybridDilatedBlock(nn.Module):
             node = graph.merge([node, src], op="add", name=f"{name}.add" if name else "add")
         return node
 
-    def receptive_field(self, input_size: int | Sequence[int] | None = None) -> rf.RFResult:
-        """:func:`atrous.rf.receptive_field` of this block alone."""
-        graph = rf.Graph(dims=2)
-        self.rf_spec(graph, graph.input)
-        return rf.receptive_field(graph, input_size)
 
     def extra_repr(self) -> str:
         return f"{self.channels}, rates={self.rates}, kernel_size={self.kernel_size}, residual={self.residual}"

@@ -1,4 +1,4 @@
-"""What every atrous model shares: its receptive field, composed from its parts' ``rf_spec``."""
+"""What every atrous module and model shares: ``receptive_field()``, composed from its own ``rf_spec``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from atrous import rf
 
 
 class ReceptiveFieldMixin:
-    """Gives ``receptive_field()`` and ``rf_graph()`` to a model that implements ``rf_spec(graph, src)``."""
+    """Gives ``receptive_field()`` and ``rf_graph()`` to a module that implements ``rf_spec(graph, src)``;
+    ``rf_dims`` is its number of spatial axes."""
 
     rf_dims = 1
 
