@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from atrous.analysis._linearise import Linearised
 from atrous.analysis.empirical import EmpiricalRF, _dilated_avg_pool, empirical_rf
 from atrous.errors import ConfigError, ShapeError, UnsupportedOpError
 from atrous.rf import Graph, Layer, conv, pool, receptive_field, support
@@ -396,3 +399,211 @@ def test_resnet18_matches_its_analytic_graph() -> None:
     assert r.size == (435, 435) and r.stride == (32, 32)  # the figure usually quoted for resnet18
     logits = empirical_rf(model, (1, 3, 224, 224))
     assert logits.is_global and logits.taps == 224 * 224
+
+
+# ---------------------------------------------------------------------------------------------------------
+# collapse_channels
+
+
+def assert_same_measurement(model: nn.Module, shape: tuple[int, ...], **kwargs: object) -> EmpiricalRF:
+    """collapse_channels=True measures exactly what the full-width measurement does, mask included."""
+    full = empirical_rf(model, shape, **kwargs)  # type: ignore[arg-type]
+    collapsed = empirical_rf(model, shape, collapse_channels=True, **kwargs)  # type: ignore[arg-type]
+    assert collapsed == full
+    assert torch.equal(collapsed.mask, full.mask)
+    return collapsed
+
+
+class LayerScale(nn.Module):
+    """ConvNeXt-like: depthwise conv, channels-last linear layers, a per-channel scale of mixed sign, residual."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(channels, channels, 3, padding=2, dilation=2, groups=channels)
+        self.norm = nn.LayerNorm(channels)
+        self.up = nn.Linear(channels, 4 * channels)
+        self.down = nn.Linear(4 * channels, channels)
+        self.scale = nn.Parameter(torch.linspace(-0.5, 2.0, channels)[:, None, None])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.norm(self.dw(x).permute(0, 2, 3, 1))
+        y = self.down(F.gelu(self.up(y))).permute(0, 3, 1, 2)
+        return x + self.scale * y
+
+
+class ReExpand(nn.Module):
+    """Channels re-expanded by repeat, expand and cat, then read by grouped and depthwise convs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv1d(2, 4, 3, padding=1)
+        self.b = nn.Conv1d(4, 4, 3, dilation=3, padding=3, groups=4)
+        self.c = nn.Conv1d(16, 8, 2, stride=2, groups=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a(x)
+        wide = torch.cat([y.repeat(1, 2, 1), self.b(y), y.amax(1, keepdim=True).expand(-1, 4, -1)], 1)
+        return self.c(wide)
+
+
+COLLAPSE_CASES = {
+    "chains": [(m, (1, 2, 16)) for m, _ in CHAINS_1D.values()],
+    "residual": [(nn.Sequential(Residual(3, 2, 2), Residual(3, 1, 1)), (1, 3, 16))],
+    "functional": [(Functional(), (1, 2, 16))],
+    "transposed-grouped": [(nn.Sequential(nn.ConvTranspose1d(2, 4, 3, stride=2, groups=2), nn.ReLU(),
+                                          nn.Conv1d(4, 1, 3, stride=2, dilation=2)), (1, 2, 16))],
+    "layer-scale": [(nn.Sequential(nn.Conv2d(3, 8, 2, stride=2), LayerScale(8), LayerScale(8)), (1, 3, 16, 16))],
+    "re-expand": [(ReExpand(), (1, 2, 16))],
+    "squeeze-excite": [(SqueezeExcite(), (1, 2, 12, 12))],
+    "3d-depthwise": [(nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.Conv3d(4, 4, (1, 3, 3), dilation=(1, 2, 1),
+                                                                              groups=4)), (1, 2, 6, 8, 8))],
+}
+
+
+@pytest.mark.parametrize("case", list(COLLAPSE_CASES))
+def test_collapse_channels_measures_the_same(case: str) -> None:
+    for model, shape in COLLAPSE_CASES[case]:
+        assert_same_measurement(model, shape)
+
+
+def test_collapsed_layer_scale_keeps_one_channel() -> None:
+    """A per-channel constant met by one channel is replaced by its mean instead of widening the tensor."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 1), LayerScale(8)).double().eval().requires_grad_(False)
+    x = torch.rand(1, 1, 8, 8, dtype=torch.float64, requires_grad=True)
+    with Linearised(2, cut_global=True, collapse=True):
+        y = model(x)
+    assert y.shape == (1, 1, 8, 8)
+    # what the full-width linearised block computes, every channel of its input carrying x:
+    # x + mean(scale) * (3x3 dilated window mean of x), the window summed over the valid taps only
+    win = F.conv2d(x, torch.full((1, 1, 3, 3), 1 / 9, dtype=torch.float64), padding=2, dilation=2)
+    want = x + model[1].scale.mean() * win
+    torch.testing.assert_close(y, want)
+
+
+def test_collapse_is_refused_for_a_channel_shuffle() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ChannelShuffle(2), nn.Conv2d(4, 1, 3))
+    assert empirical_rf(model, (1, 3, 12, 12)).size == (5, 5)
+    with pytest.raises(UnsupportedOpError, match=r"collapse_channels=True fails where the full model runs .*"
+                       r"pass collapse_channels=False$") as e:
+        empirical_rf(model, (1, 3, 12, 12), collapse_channels=True)
+    assert "\n" not in str(e.value)
+
+
+def test_collapse_is_refused_for_a_channel_split() -> None:
+    class Split(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a, b = x.chunk(2, dim=1)
+            return a + F.pad(b, (1, 0))[..., :-1]
+
+    with pytest.raises(UnsupportedOpError, match=r"fails where the full model runs \(ValueError: .*collapse_chan"):
+        empirical_rf(Split(), (1, 4, 16), collapse_channels=True)
+
+
+def test_collapse_is_refused_when_it_changes_the_support() -> None:
+    """Slicing channels 2: of one channel leaves none: a branch vanishes without any error."""
+
+    class Slice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(4, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return y[:, :2].sum(1, keepdim=True) + F.pad(y[:, 2:], (3, 0))[..., :-3].sum(1, keepdim=True)
+
+    assert empirical_rf(Slice(), (1, 4, 16)).size == (6,)
+    with pytest.raises(UnsupportedOpError, match=r"changes the input-gradient support at input size \[16\]"):
+        empirical_rf(Slice(), (1, 4, 16), collapse_channels=True)
+
+
+def test_collapse_channels_must_be_a_bool() -> None:
+    with pytest.raises(ConfigError, match="collapse_channels must be a bool, got 'yes'"):
+        empirical_rf(nn.Conv1d(1, 1, 3), (1, 1, 8), collapse_channels="yes")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# magnitudes stay finite in deep gated networks
+
+
+class GatedSE(nn.Module):
+    """Conv, squeeze-excitation gate, residual: each gate multiplies the map by a statistic of itself."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.fc = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return x + y * torch.sigmoid(self.fc(F.adaptive_avg_pool2d(y, 1)))
+
+
+class Gated1d(nn.Module):
+    """WaveNet's gated unit tanh(f) * sigmoid(g) with a residual: a product of two signals."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.f = nn.Conv1d(channels, channels, 3, dilation=dilation, padding=dilation)
+        self.g = nn.Conv1d(channels, channels, 3, dilation=dilation, padding=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.tanh(self.f(x)) * torch.sigmoid(self.g(x))
+
+
+@pytest.mark.parametrize("collapse", [False, True])
+def test_deep_squeeze_excitation_stays_finite(collapse: bool) -> None:
+    """16 gates squared the magnitudes past float64's range (inf, then nan: every position 'read')."""
+    model = nn.Sequential(*(GatedSE(2) for _ in range(16)))
+    r = empirical_rf(model, (1, 2, 16, 16), collapse_channels=collapse)
+    assert r.is_global
+    assert_matches(replace(r, is_global=False), [conv((3, 3), padding=1)] * 16)
+
+
+@pytest.mark.parametrize("collapse", [False, True])
+def test_deep_gated_products_stay_finite(collapse: bool) -> None:
+    model = nn.Sequential(*(Gated1d(2, d) for d in (1, 2, 4, 8, 16, 1, 2, 4, 8, 16, 1, 2)))
+    r = empirical_rf(model, (1, 2, 64), collapse_channels=collapse, max_size=1 << 14)
+    g = Graph(dims=1)
+    x = g.input
+    for d in (1, 2, 4, 8, 16, 1, 2, 4, 8, 16, 1, 2):
+        x = g.merge([g.add(conv(3, dilation=d, padding=d), x), x], op="add")
+    assert_matches(r, g)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("seed", range(10))
+def test_collapsed_convolution_oracle(seed: int) -> None:
+    """Any convolution under collapse == one output channel with the weight full(1 / (C K)), groups=1."""
+    rng = random.Random(seed)
+    dims = rng.randint(1, 3)
+    c = rng.choice([1, 2, 4])
+    groups = rng.choice([g for g in (1, 2, 4) if c % g == 0])
+    k = tuple(rng.randint(1, 4) for _ in range(dims))
+    stride = tuple(rng.randint(1, 3) for _ in range(dims))
+    dilation = tuple(rng.choice([1, 1, 2]) for _ in range(dims))
+    padding: object = rng.choice(["valid", tuple(rng.randint(0, n) for n in k)])
+    if rng.random() < 0.2:
+        padding, stride = "same", (1,) * dims
+    x = torch.rand(2, c, *(rng.randint(8, 12) for _ in range(dims)), dtype=torch.float64)
+    conv = (F.conv1d, F.conv2d, F.conv3d)[dims - 1]
+    weight = torch.randn(3 * groups, c // groups, *k, dtype=torch.float64)
+    with Linearised(dims, cut_global=True, collapse=True):
+        got = conv(x, weight, torch.randn(3 * groups, dtype=torch.float64), stride, padding, dilation, groups)
+    want = conv(x, torch.full((1, c, *k), 1 / (c * math.prod(k)), dtype=torch.float64), None, stride, padding,
+                dilation)
+    torch.testing.assert_close(got, want)
+
+
+def test_collapsed_pointwise_conv_is_no_view_of_its_input() -> None:
+    class AddInPlace(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = nn.Conv1d(1, 1, 1)
+            self.conv = nn.Conv1d(1, 1, 3, padding=2, dilation=2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.proj(x)
+            out += self.conv(x)  # in place on the 1x1 output
+            return out + x
+
+    assert_same_measurement(AddInPlace(), (1, 1, 16))

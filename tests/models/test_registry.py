@@ -70,7 +70,8 @@ def test_receptive_field_equals_gradient_support(name):
     model = create_model(name)
     analytic = model.receptive_field()
     info = model_info(name)
-    measured = empirical_rf(model, info.input_shape, node=info.rf_node)
+    # 2-D models: one channel per tensor (collapse_channels), which is exact for the support and ~50x faster
+    measured = empirical_rf(model, info.input_shape, node=info.rf_node, collapse_channels=len(info.input_shape) > 3)
     assert list(measured.size) == list(analytic.size)
     assert list(measured.stride) == list(analytic.jump)
     assert [float(v) for v in measured.offset] == [float(v) for v in analytic.offset]

@@ -5,20 +5,13 @@ autograd. The model is *linearised* so that the gradient of one output unit is n
 positions joined to that unit by a path through the network, and the support of that gradient is read off.
 
 Linearisation. A deep copy of the model is moved to ``dtype`` and put in eval mode (the caller's model is
-never touched), and its forward pass runs under a ``TorchFunctionMode`` that rewrites every op it calls,
-module or functional (``F.relu``, ``x.relu_()``, ``F.max_pool2d``, ...), composite ops included:
-
-* convolutions (also transposed) and linear layers use the positive constant weight ``1 / weight[0].numel()``
-  (``1 / fan_in``) and no bias, so every path carries a positive weight and nothing can cancel;
-* activations (ReLU family, GELU, SiLU, Mish, Hardswish, Sigmoid, Tanh, Softplus, clamp, ...), dropout, and
-  softmax or L2 normalisation over channels become the identity;
-* max pooling becomes average pooling with the same kernel, stride, padding, dilation and ``ceil_mode`` (a
-  depthwise convolution with a constant kernel, since torch's ``AvgPool`` has no dilation); adaptive max
-  pooling becomes adaptive average pooling and ``amax``/``amin`` become ``mean``;
-* normalisations (Batch, Instance, Layer, Group, RMS, LocalResponse) become the identity. For BatchNorm in
-  eval mode (a per-channel affine map) this changes no support. Instance, Group and Layer norm over spatial
-  axes make every output depend on the whole input through their statistics; that dependence is dropped on
-  purpose, because the analytic tracer treats normalisations as pointwise.
+never touched), and its forward pass runs under the ``TorchFunctionMode`` of :mod:`atrous.analysis._linearise`,
+which rewrites every op it calls, module or functional, composite ops included: convolutions and linear
+layers use the positive constant weight ``1 / fan_in`` and no bias; activations, dropout, normalisations and
+softmax over channels become the identity; max pooling becomes average pooling over the same windows
+(dilation and ``ceil_mode`` included) and ``amax``/``amin`` become ``mean``. To keep values finite in deep
+gated networks, a global statistic is divided by its own magnitude and a product (or quotient) of two
+input-dependent tensors runs as their sum, which has the same support.
 
 What is exact. A network of convolutions, pooling, pointwise ops, additions, concatenations, padding and
 cropping becomes a sum over paths of positive products: its input gradient is, up to per-layer scales, the
@@ -48,6 +41,35 @@ reads only padding), and neighbours that do not shift forwards (paths cut near t
 or an upsampled output) are retried on a doubled input: while some axis is shorter than 64, then up to three
 more times, before an error is reported.
 
+Collapsed channels. With ``collapse_channels=True`` every tensor carries one channel, or as few as the ops
+force: the input has one channel, and every convolution (grouped and depthwise ones included; transposed too)
+and linear layer uses the weight ``full(1 / fan_in)`` of shape ``(1, C, *k)`` (``(1, F)`` for linear) for
+the ``C`` channels (``F`` features) of the tensor it actually receives, with ``groups=1``, so channels never
+multiply. A per-channel parameter broadcast in an elementwise op (ConvNeXt's layer scale of shape
+``(C, 1, 1)``) met by one channel is replaced by its mean over the channels, which is what the next
+``1 / fan_in`` convolution would make of the channels it would re-expand into; other broadcasts (a
+concatenation adds one channel per branch, ``repeat``, ``expand``) re-expand them, and the next convolution
+collapses them again. The cost of a pass then scales with the number of layers and their kernels instead of
+their widths: 6 to 130 times faster on torchvision classifiers (docs/analysis.md).
+
+The support is unchanged because the linearised network is linear with positive weights only: the gradient
+of the output unit at an input position is a sum over the paths joining them of products of positive
+weights, so it is non-zero exactly when at least one path exists, whatever the weights' values. Which
+*positions* a path can visit is fixed by the kernels, strides, dilations, padding and merges; channels only
+say how many parallel copies of each positional path there are. Collapsing keeps at least one copy of every
+positional path (a convolution's output channel reads the same window of every channel it reads) and adds
+none, so the set of input positions with a non-zero gradient is the same. (A learnt parameter of either sign
+left in an elementwise product can cancel a sum in both networks alike; see "What is exact".)
+
+This assumes that the forward pass treats channels generically, reading their count from the tensor.
+Channel-count-dependent code breaks or changes meaning on one channel: a reshape with a literal channel
+count (``x.view(B, 64, -1)``), a channel shuffle (``view(B, groups, C // groups, H, W)``), a channel split
+(``chunk``, ``split``, ``x[:, c:]``). To catch this, before measuring, the full and the collapsed network are
+run once at ``input_shape``'s size (one sample, the centre unit); when the collapsed pass fails where the full
+one runs, or the two gradient supports differ, :class:`~atrous.errors.UnsupportedOpError` is raised and
+suggests ``collapse_channels=False``. That check costs one full-width pass at ``input_shape``'s size, so for a
+large model pass a small ``input_shape`` and set the measured size with ``min_size``.
+
 One backward pass. The batch holds ``1 + D`` copies of the input (``D`` spatial axes): sample 0 seeds the
 centre unit ``n // 2`` of every output axis of length ``n`` (all channels at that position: the union over
 channels, as a concatenation of branches is treated analytically), sample ``1 + a`` its neighbour one step
@@ -63,21 +85,20 @@ import copy
 import difflib
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode, redispatch_function
 
+from atrous.analysis._linearise import Linearised, dilated_avg_pool
 from atrous.errors import AtrousError, ConfigError, ShapeError, UnsupportedOpError, bad
 
 __all__ = ["EmpiricalRF", "empirical_rf"]
 
 _WHERE = "empirical_rf"
 
-Handler = Callable[[Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any]
+_dilated_avg_pool = dilated_avg_pool  # the historical name, kept for callers of this module
 
 
 @dataclass(frozen=True)
@@ -116,249 +137,6 @@ class EmpiricalRF:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The linearising mode
-
-
-def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], i: int, name: str, default: Any) -> Any:
-    return args[i] if len(args) > i else kwargs.get(name, default)
-
-
-def _input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return args[0] if args else kwargs.get("input", kwargs.get("self"))
-
-
-def _is_float(x: object) -> bool:
-    return isinstance(x, Tensor) and x.is_floating_point()
-
-
-def _name(func: Callable[..., Any]) -> str:
-    return str(getattr(func, "__name__", func))
-
-
-def _identity(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    x = _input(args, kwargs)
-    if not _is_float(x):
-        return func(*args, **kwargs)
-    # an in-place op must return its argument; an out-of-place one a new tensor (callers may modify it)
-    return x if _name(func).endswith("_") or kwargs.get("inplace") is True else x.clone()
-
-
-def _over_channels(i: int, default: int | None) -> Handler:
-    """Identity when the op works along dim 1 (channels), else the op itself (softmax, normalize)."""
-
-    def handler(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        x = _input(args, kwargs)
-        dim = _arg(args, kwargs, i, "dim", default)
-        if _is_float(x) and isinstance(dim, int) and x.dim() >= 2 and dim % x.dim() == 1:
-            return x.clone()
-        return func(*args, **kwargs)
-
-    return handler
-
-
-def _constant_weight(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    x = _input(args, kwargs)
-    w = _arg(args, kwargs, 1, "weight", None)
-    if not (_is_float(x) and isinstance(w, Tensor)):
-        return func(*args, **kwargs)
-    const = torch.full(w.shape, 1.0 / max(1, w[0].numel()), dtype=x.dtype, device=x.device)
-    new = list(args)
-    kw = dict(kwargs)
-    if len(new) > 1:
-        new[1] = const
-    else:
-        kw["weight"] = const
-    if len(new) > 2:
-        new[2] = None
-    elif "bias" in kw:
-        kw["bias"] = None
-    return func(*new, **kw)
-
-
-def _ntuple(value: Any, d: int) -> tuple[int, ...]:
-    if isinstance(value, int):
-        return (value,) * d
-    values = tuple(int(v) for v in value)
-    return values * d if len(values) == 1 else values
-
-
-def _dilated_avg_pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool,
-                     dims: int) -> Tensor:
-    """Average pooling with dilation: the windows of ``max_pool{dims}d`` with the same arguments, averaged.
-
-    Padding adds zeros (it is read by no path) and the output has exactly max pooling's length, ``ceil_mode``
-    included. Shape: ``B C *S -> B C *S_out`` (or unbatched ``C *S``).
-    """
-    unbatched = x.dim() == dims + 1
-    if unbatched:
-        x = x.unsqueeze(0)
-    k = _ntuple(kernel_size, dims)
-    s = _ntuple(stride if stride else kernel_size, dims)  # torch's default stride is None or []
-    p = _ntuple(padding, dims)
-    d = _ntuple(dilation, dims)
-    pads: list[int] = []
-    crop: list[slice] = []
-    for a in range(dims):
-        n = x.shape[2 + a]
-        span = (k[a] - 1) * d[a] + 1
-        out = (n + 2 * p[a] - span + (s[a] - 1 if ceil_mode else 0)) // s[a] + 1
-        if ceil_mode and (out - 1) * s[a] >= n + p[a]:
-            out -= 1  # the last window may not start in the right padding
-        pads = [p[a], max(p[a], (out - 1) * s[a] + span - n - p[a]), *pads]  # F.pad lists the last axis first
-        crop.append(slice(0, out))
-    channels = x.shape[1]
-    weight = torch.full((channels, 1, *k), 1.0 / math.prod(k), dtype=x.dtype, device=x.device)
-    conv = (F.conv1d, F.conv2d, F.conv3d)[dims - 1]
-    y = conv(F.pad(x, pads), weight, None, s, 0, d, channels)[(slice(None), slice(None), *crop)]
-    return y.squeeze(0) if unbatched else y
-
-
-def _with_indices(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], pooled: Tensor,
-                  return_indices: bool) -> Any:
-    """Keep the op's return structure: ``(pooled, indices)`` where the original op returns indices."""
-    if not (return_indices or "with_indices" in _name(func) or func is torch.adaptive_max_pool1d):
-        return pooled
-    x = _input(args, kwargs)
-    ref = func(x.detach(), *args[1:], **{k: v for k, v in kwargs.items() if k != "input"})
-    return (pooled, ref[1]) if isinstance(ref, tuple) else pooled
-
-
-def _max_pool(dims: int) -> Handler:
-    names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
-
-    def handler(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        p = dict(zip(names, args)) | kwargs
-        x = p["input"]
-        if not _is_float(x):
-            return func(*args, **kwargs)
-        pooled = _dilated_avg_pool(x, p["kernel_size"], p.get("stride"), p.get("padding", 0),
-                                  p.get("dilation", 1), bool(p.get("ceil_mode", False)), dims)
-        return _with_indices(func, args, kwargs, pooled, bool(p.get("return_indices", False)))
-
-    return handler
-
-
-def _adaptive_max_pool(dims: int) -> Handler:
-    avg = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[dims - 1]
-
-    def handler(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        p = dict(zip(("input", "output_size", "return_indices"), args)) | kwargs
-        if not _is_float(p["input"]):
-            return func(*args, **kwargs)
-        pooled = avg(p["input"], p["output_size"])
-        return _with_indices(func, args, kwargs, pooled, bool(p.get("return_indices", False)))
-
-    return handler
-
-
-def _extreme_to_mean(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    x = _input(args, kwargs)
-    if not _is_float(x):
-        return func(*args, **kwargs)
-    dim = _arg(args, kwargs, 1, "dim", ())
-    keepdim = bool(_arg(args, kwargs, 2, "keepdim", False))
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
-        dim = tuple(range(x.dim()))
-    return x.mean(dim=dim, keepdim=keepdim)
-
-
-def _collect(names: Sequence[str], *namespaces: object) -> list[Callable[..., Any]]:
-    return [getattr(ns, n) for ns in namespaces for n in names if hasattr(ns, n)]
-
-
-_ACTIVATIONS = (
-    "relu", "relu_", "relu6", "elu", "elu_", "selu", "selu_", "celu", "celu_", "leaky_relu", "leaky_relu_",
-    "prelu", "rrelu", "rrelu_", "gelu", "silu", "silu_", "mish", "mish_", "hardswish", "hardswish_",
-    "hardsigmoid", "hardsigmoid_", "hardtanh", "hardtanh_", "sigmoid", "sigmoid_", "tanh", "tanh_", "softplus",
-    "softsign", "logsigmoid", "log_sigmoid", "tanhshrink", "softshrink", "hardshrink", "threshold",
-    "threshold_", "clamp", "clamp_", "clip", "clip_", "clamp_min", "clamp_min_", "clamp_max", "clamp_max_",
-    "dropout", "dropout_", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "alpha_dropout_",
-    "feature_alpha_dropout", "feature_dropout", "feature_dropout_",
-)
-_NORMS = ("batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm", "local_response_norm")
-_CONVS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "linear")
-_REDUCTIONS = ("mean", "nanmean", "sum", "nansum", "amax", "amin", "std", "var", "logsumexp")
-_ADAPTIVE = tuple(f"adaptive_{kind}_pool{d}d" for kind in ("avg", "max") for d in (1, 2, 3)) + tuple(
-    f"adaptive_max_pool{d}d_with_indices" for d in (1, 2, 3))
-
-
-def _handlers() -> dict[Callable[..., Any], Handler]:
-    table: dict[Callable[..., Any], Handler] = {}
-    spaces = (F, torch, Tensor, torch._C._nn)
-    for f in _collect(_ACTIVATIONS + _NORMS, *spaces):
-        table[f] = _identity
-    for f in _collect(("softmax", "log_softmax"), *spaces):
-        table[f] = _over_channels(1, None)
-    table[F.normalize] = _over_channels(2, 1)
-    for f in _collect(_CONVS, *spaces):
-        table[f] = _constant_weight
-    for d in (1, 2, 3):
-        for f in _collect((f"max_pool{d}d", f"max_pool{d}d_with_indices"), *spaces):
-            table[f] = _max_pool(d)
-        for f in _collect((f"adaptive_max_pool{d}d", f"adaptive_max_pool{d}d_with_indices"), *spaces):
-            table[f] = _adaptive_max_pool(d)
-    for f in _collect(("amax", "amin"), torch, Tensor):
-        table[f] = _extreme_to_mean
-    return table
-
-
-_HANDLERS = _handlers()
-_REDUCTION_FUNCS = frozenset(_collect(_REDUCTIONS, torch, Tensor))
-_ADAPTIVE_FUNCS = frozenset(_collect(_ADAPTIVE, F, torch, torch._C._nn))
-
-
-class _Linearised(TorchFunctionMode):
-    """Runs every torch op linearised; records (and with ``cut_global`` detaches) global reductions."""
-
-    def __init__(self, dims: int, cut_global: bool) -> None:
-        super().__init__()
-        self.dims = dims
-        self.cut_global = cut_global
-        self.global_ops: list[str] = []
-
-    def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (),
-                           kwargs: dict[str, Any] | None = None) -> Any:
-        kwargs = {} if kwargs is None else kwargs
-        try:
-            handler = _HANDLERS.get(func)
-        except TypeError:  # an unhashable callable
-            handler = None
-        if handler is not None:
-            out = handler(func, tuple(args), kwargs)
-        else:
-            with self:  # re-enter so that the inner ops of composite functions are rewritten too
-                out = redispatch_function(func, types, args, kwargs)  # type: ignore[no-untyped-call]
-        if self._is_global(func, tuple(args), kwargs, out):
-            if _name(func) not in self.global_ops:
-                self.global_ops.append(_name(func))
-            if self.cut_global:
-                out = (out[0].detach(), *out[1:]) if isinstance(out, tuple) else out.detach()
-        return out
-
-    def _is_global(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                   out: Any) -> bool:
-        try:
-            reduction, adaptive = func in _REDUCTION_FUNCS, func in _ADAPTIVE_FUNCS
-        except TypeError:
-            return False
-        if not (reduction or adaptive):
-            return False
-        x = _input(args, kwargs)
-        if not _is_float(x) or x.dim() != 2 + self.dims or math.prod(x.shape[2:]) <= 1:
-            return False
-        if reduction:
-            dim = _arg(args, kwargs, 1, "dim", None)
-            if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
-                return True
-            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-            if not all(isinstance(d, int) for d in dims):
-                return False
-            return {d % x.dim() for d in dims} >= set(range(2, 2 + self.dims))
-        y = out[0] if isinstance(out, tuple) else out
-        return isinstance(y, Tensor) and y.dim() == x.dim() and all(n == 1 for n in y.shape[2:])
-
-
-# ---------------------------------------------------------------------------------------------------------
 # Running the model
 
 
@@ -392,8 +170,23 @@ def _first_tensor(obj: object, what: str) -> Tensor:
                              f"got {type(obj).__name__}")
 
 
-def _forward(model: nn.Module, x: Tensor, target: tuple[str, nn.Module] | None, dims: int,
-             cut_global: bool) -> tuple[Tensor, tuple[str, ...]]:
+@dataclass(frozen=True)
+class _Setup:
+    """What every pass needs: the working copy, the measured node, and how its input is built."""
+
+    model: nn.Module
+    target: tuple[str, nn.Module] | None
+    channels: int  # of the input fed (1 when collapsing)
+    collapse: bool
+    dtype: torch.dtype
+    device: torch.device
+
+    def leaf(self, batch: int, sizes: tuple[int, ...]) -> Tensor:
+        return torch.ones((batch, self.channels, *sizes), dtype=self.dtype, device=self.device, requires_grad=True)
+
+
+def _forward(setup: _Setup, x: Tensor, cut_global: bool) -> tuple[Tensor, tuple[str, ...]]:
+    target = setup.target
     captured: list[Tensor] = []
 
     def hook(module: nn.Module, inputs: Any, output: Any) -> None:
@@ -401,11 +194,11 @@ def _forward(model: nn.Module, x: Tensor, target: tuple[str, nn.Module] | None, 
         raise _Stop
 
     handle = None if target is None else target[1].register_forward_hook(hook)
-    mode = _Linearised(dims, cut_global)
+    mode = Linearised(x.dim() - 2, cut_global, setup.collapse)
     out: Any = None
     try:
         with mode:
-            out = model(x.clone())  # a clone, so in-place ops on the input never touch the leaf
+            out = setup.model(x.clone())  # a clone, so in-place ops on the input never touch the leaf
     except _Stop:
         pass
     except AtrousError:
@@ -468,11 +261,10 @@ def _box(mask: Tensor, lo: Sequence[int], hi: Sequence[int]) -> tuple[Tensor, in
     return box, int(box.sum()), axis_taps
 
 
-def _non_spatial(model: nn.Module, target: tuple[str, nn.Module] | None, channels: int,
-                 sizes: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> EmpiricalRF:
+def _non_spatial(setup: _Setup, sizes: tuple[int, ...]) -> EmpiricalRF:
     """An output without spatial axes: one sample, every output summed, no global path detached."""
-    leaf = torch.ones((1, channels, *sizes), dtype=dtype, device=device, requires_grad=True)
-    out, global_ops = _forward(model, leaf, target, len(sizes), cut_global=False)
+    leaf = setup.leaf(1, sizes)
+    out, global_ops = _forward(setup, leaf, cut_global=False)
     if not out.requires_grad:
         raise _no_dependence()
     (grad,) = torch.autograd.grad(out.sum(), leaf, allow_unused=True)
@@ -489,14 +281,13 @@ def _non_spatial(model: nn.Module, target: tuple[str, nn.Module] | None, channel
                        tuple(out.shape[1:]), (), global_ops, box)
 
 
-def _measure(model: nn.Module, target: tuple[str, nn.Module] | None, channels: int, sizes: tuple[int, ...],
-             dtype: torch.dtype, device: torch.device) -> _Pass:
+def _measure(setup: _Setup, sizes: tuple[int, ...]) -> _Pass:
     dims = len(sizes)
     batch = 1 + dims
-    leaf = torch.ones((batch, channels, *sizes), dtype=dtype, device=device, requires_grad=True)
-    out, global_ops = _forward(model, leaf, target, dims, cut_global=True)
+    leaf = setup.leaf(batch, sizes)
+    out, global_ops = _forward(setup, leaf, cut_global=True)
     if out.dim() != 2 + dims or out.shape[0] != batch or (global_ops and not out.requires_grad):
-        return _Pass(result=_non_spatial(model, target, channels, sizes, dtype, device), final=True)
+        return _Pass(result=_non_spatial(setup, sizes), final=True)
     out_size = tuple(int(n) for n in out.shape[2:])
     short = tuple(a for a in range(dims) if out_size[a] < 2)
     if short:
@@ -514,10 +305,10 @@ def _measure(model: nn.Module, target: tuple[str, nn.Module] | None, channels: i
         seed[index] = 1
     (grad,) = torch.autograd.grad(out, leaf, seed, allow_unused=True)
     if grad is None and global_ops:  # only a global path reaches the output: measure it like logits
-        return _Pass(result=_non_spatial(model, target, channels, sizes, dtype, device), final=True)
+        return _Pass(result=_non_spatial(setup, sizes), final=True)
     mask = torch.zeros((batch, *sizes), dtype=torch.bool) if grad is None else (grad.abs().sum(1) != 0).cpu()
     if not bool(mask[0].any()) and global_ops:
-        return _Pass(result=_non_spatial(model, target, channels, sizes, dtype, device), final=True)
+        return _Pass(result=_non_spatial(setup, sizes), final=True)
     if not all(bool(m.any()) for m in mask):
         return _Pass(grow=tuple(range(dims)), suspect=True, reason=f"output unit {list(unit)} or a neighbour has a "
                      "zero input gradient (it may read only padding)")
@@ -545,6 +336,84 @@ def _measure(model: nn.Module, target: tuple[str, nn.Module] | None, channels: i
                          volume - taps, taps / volume, axis_taps, tuple(n - t for n, t in zip(size, axis_taps)),
                          bool(global_ops), sizes, out_size, unit, global_ops, box)
     return _Pass(result=result)
+
+
+def _probe(setup: _Setup, sizes: tuple[int, ...]) -> tuple[tuple[int, ...], Tensor]:
+    """Spatial output size and input-gradient support of the centre unit, for one sample.
+
+    Global paths are detached as in :func:`_measure`; an output without spatial axes (or one reached only
+    through a global path) is summed instead, with nothing detached.
+    """
+    dims = len(sizes)
+    leaf = setup.leaf(1, sizes)
+    out, _ = _forward(setup, leaf, cut_global=True)
+    grad = None
+    if out.dim() == 2 + dims and out.shape[0] == 1 and out.requires_grad:
+        seed = torch.zeros_like(out)
+        centre: tuple[int | slice, ...] = (0, slice(None), *(int(n) // 2 for n in out.shape[2:]))
+        seed[centre] = 1
+        (grad,) = torch.autograd.grad(out, leaf, seed, allow_unused=True)
+    if grad is None or not bool(grad.any()):
+        out, _ = _forward(setup, leaf, cut_global=False)
+        if out.requires_grad:
+            (grad,) = torch.autograd.grad(out.sum(), leaf, allow_unused=True)
+    mask = torch.zeros(sizes, dtype=torch.bool) if grad is None else (grad[0].abs().sum(0) != 0).cpu()
+    return tuple(int(n) for n in out.shape[2:]), mask
+
+
+def _collapse_refused(why: str) -> UnsupportedOpError:
+    return UnsupportedOpError(f"{_WHERE}: collapse_channels=True {why}; the model depends on its channel "
+                              "count (a reshape with a literal channel count, a channel split or shuffle): pass "
+                              "collapse_channels=False")
+
+
+def _check_collapse(full: _Setup, sizes: tuple[int, ...]) -> None:
+    """Raise when the collapsed network fails or reads other inputs than the full one at ``sizes``.
+
+    A failure of the full network (:class:`_ModelFailed`: the size may be too small) propagates.
+    """
+    want = _probe(full, sizes)
+    try:
+        got = _probe(replace(full, channels=1, collapse=True), sizes)
+    except Exception as e:  # whatever the user's code raises on one channel is the signal
+        cause = e.__cause__ if isinstance(e, _ModelFailed) and e.__cause__ is not None else e
+        first = (str(cause).strip().splitlines() or [""])[0]
+        raise _collapse_refused(f"fails where the full model runs ({type(cause).__name__}: {first})") from e
+    if got[0] != want[0]:
+        raise _collapse_refused(f"changes the output size from {list(want[0])} to {list(got[0])}")
+    if not torch.equal(got[1], want[1]):
+        diff = int((got[1] != want[1]).sum())
+        raise _collapse_refused(f"changes the input-gradient support at input size {list(sizes)} "
+                                f"({diff} of {got[1].numel()} positions differ)")
+
+
+def _skip_channel_checks(work: nn.Module) -> None:
+    """Make the working copy's instance norms the identity they are linearised to anyway.
+
+    ``nn.InstanceNorm*`` compares the input's channels with ``num_features`` in Python before calling
+    ``F.instance_norm`` (which the linearising mode would turn into the identity), so one channel fails there.
+    """
+    for m in work.modules():
+        if isinstance(m, nn.modules.instancenorm._InstanceNorm):
+            m.forward = _same  # type: ignore[method-assign,assignment]
+
+
+def _same(x: Tensor) -> Tensor:
+    return x
+
+
+def _grow_until_it_runs(run: Callable[[tuple[int, ...]], None], sizes: tuple[int, ...], max_size: int) -> None:
+    """Call ``run(sizes)``, doubling every axis while the model fails on the size (as the main loop does)."""
+    failures = 0
+    while True:
+        try:
+            run(sizes)
+            return
+        except _ModelFailed as e:
+            failures += 1
+            if _out_of_retries(failures, sizes) or all(n >= max_size for n in sizes):
+                raise ShapeError(str(e)) from e.__cause__
+            sizes = tuple(min(2 * n, max_size) for n in sizes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -579,6 +448,7 @@ def empirical_rf(
     max_size: int = 4096,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
+    collapse_channels: bool = False,
 ) -> EmpiricalRF:
     """Receptive field of the centre output unit of ``model`` (or of submodule ``node``), by autograd.
 
@@ -594,6 +464,9 @@ def empirical_rf(
         max_size: largest size an axis may grow to; beyond it a :class:`~atrous.errors.ShapeError` is raised.
         dtype: floating dtype of the measurement (float64 keeps tiny path weights of deep nets above 0).
         device: where to run the copy.
+        collapse_channels: measure with one channel per tensor (see "Collapsed channels" in the module
+            docstring): the same support at a fraction of the cost, for models that read their channel
+            counts from their tensors. It is checked once against the full network at ``input_shape``'s size.
 
     Returns:
         An :class:`EmpiricalRF`; ``as_dict()`` gives the ``rf``/``support`` objects of DESIGN.md §6.
@@ -601,7 +474,8 @@ def empirical_rf(
     Raises:
         ConfigError: a malformed argument or an unknown node.
         ShapeError: the model fails on the input, or the support still touches a border at ``max_size``.
-        UnsupportedOpError: the output does not depend on the input, or is upsampled (no integer stride).
+        UnsupportedOpError: the output does not depend on the input, or is upsampled (no integer stride), or
+            ``collapse_channels=True`` changes what the model computes.
 
     >>> from torch import nn
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2, padding=2), nn.ReLU(), nn.MaxPool2d(2))
@@ -610,6 +484,9 @@ def empirical_rf(
     ((6, 6), (2, 2), (0.5, 0.5), 36, 0)
     >>> empirical_rf(net[0], (1, 1, 16, 16)).as_dict()["support"]
     {'taps': 9, 'coverage': 0.36, 'holes': 16}
+    >>> wide = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.Conv2d(64, 64, 3, groups=64, dilation=2))
+    >>> empirical_rf(wide, (1, 3, 16, 16), collapse_channels=True).size
+    (7, 7)
     """
     if not isinstance(model, nn.Module):
         raise bad(_WHERE, "model", "a torch.nn.Module", type(model).__name__)
@@ -627,20 +504,25 @@ def empirical_rf(
         dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise bad(_WHERE, "device", "a torch device such as 'cpu' or 'cuda'", device) from None
-    channels = int(input_shape[1])
+    if not isinstance(collapse_channels, bool):
+        raise bad(_WHERE, "collapse_channels", "a bool", collapse_channels)
     sizes = tuple(max(int(n), floor) for n in input_shape[2:])
     dims = len(sizes)
 
     work = copy.deepcopy(model).to(device=dev, dtype=dtype).eval()
     work.requires_grad_(False)  # only the input gradient is needed
-    target = _resolve_node(work, node)
+    setup = _Setup(work, _resolve_node(work, node), int(input_shape[1]), False, dtype, dev)
+    if collapse_channels:
+        _skip_channel_checks(work)
+        _grow_until_it_runs(lambda at: _check_collapse(setup, at), tuple(int(n) for n in input_shape[2:]), max_size)
+        setup = replace(setup, channels=1, collapse=True)
     confirmed: _Pass | None = None
     first_failure: _ModelFailed | None = None
     ran = False
     failures = suspect_runs = 0
     while True:
         try:
-            step = _measure(work, target, channels, sizes, dtype, dev)
+            step = _measure(setup, sizes)
         except _ModelFailed as e:
             first_failure = first_failure or e
             failures += 1

@@ -153,8 +153,7 @@ def trace(model: nn.Module, input_shape: Sequence[int],
                     result.opaque.setdefault(str(node.target), value.error)
             if isinstance(value, Val):
                 result.aliases[node.name] = value.node
-                if node.op == "call_module":
-                    _record_module(result, str(node.target), value.node)
+                _record_modules(result, node, value.node)
                 if all(a is not None for a in value.axes):
                     result.spatial_nodes.add(value.node)
     if not result.outputs and not result.opaque:
@@ -184,10 +183,16 @@ def _load(a: Any, env: dict[str, Any]) -> Any:
     return fx.node.map_arg(a, lambda n: env[n.name])
 
 
-def _record_module(result: TracedModel, target: str, node: int) -> None:
-    parts = target.split(".")
-    for i in range(1, len(parts) + 1):
-        result.modules[".".join(parts[:i])] = node
+def _record_modules(result: TracedModel, fx_node: fx.Node, node: int) -> None:
+    """Every module this fx node runs inside now ends (so far) at ``node``: the last one is its output."""
+    stack = fx_node.meta.get("nn_module_stack") or {}
+    paths = [str(v[0]) if isinstance(v, tuple) else str(k) for k, v in stack.items()]
+    if fx_node.op == "call_module":
+        target = str(fx_node.target)
+        parts = target.split(".")
+        paths += [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    for path in paths:
+        result.modules[path] = node
 
 
 def _outputs(result: TracedModel, value: Any, prefix: str = "") -> None:

@@ -75,7 +75,9 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
         extra = () if dims == 1 else (causal_axis,)
         return x.tracer.create_proxy("call_function", fn, (x, weight, bias, stride, dilation, padding, groups,
                                                             *extra), {})
-    _check(x, weight, bias, dims, groups, where)
+    if not torch._C._is_torch_function_mode_enabled():
+        # under a TorchFunctionMode (atrous.analysis.empirical) the mode owns the tensor ops, channels included
+        _check(x, weight, bias, dims, groups, where)
     k = tuple(int(s) for s in weight.shape[2:])
     pads = resolve_padding(k, stride, dilation, padding, causal_axis, where)
     spec = conv_spec(k, stride, dilation, pads, dims=dims)
