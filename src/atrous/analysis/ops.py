@@ -21,7 +21,7 @@ from atrous.analysis.values import Const, Val
 from atrous.errors import ShapeError, UnsupportedOpError
 
 if TYPE_CHECKING:
-    from atrous.analysis.trace import TracedModel
+    from atrous.analysis.traced import TracedModel
 
 POINTWISE_MODULES: tuple[type[nn.Module], ...] = (
     nn.modules.batchnorm._BatchNorm, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
