@@ -409,6 +409,9 @@ class Linearised(TorchFunctionMode):
         self.collapse = collapse
         self.handlers = _COLLAPSING if collapse else _HANDLERS
         self.global_ops: list[str] = []
+        #: the cut results of global reductions, as leaves: a gradient reaching one proves the measured output
+        #: depends on a global path (a classifier's count head that pools does not make the profile global)
+        self.cut_leaves: list[Tensor] = []
 
     def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
@@ -429,10 +432,16 @@ class Linearised(TorchFunctionMode):
             if _name(func) not in self.global_ops:
                 self.global_ops.append(_name(func))
             if isinstance(out, tuple):
-                out = (_rescaled(out[0], self.cut_global), *out[1:])
+                out = (self._cut(_rescaled(out[0], self.cut_global)), *out[1:])
             else:
-                out = _rescaled(out, self.cut_global)
+                out = self._cut(_rescaled(out, self.cut_global))
         return out
+
+    def _cut(self, y: Any) -> Any:
+        if self.cut_global and isinstance(y, Tensor) and y.is_floating_point():
+            y = y.requires_grad_(True)
+            self.cut_leaves.append(y)
+        return y
 
     def _is_global(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                    out: Any) -> bool:

@@ -180,6 +180,8 @@ class _Setup:
     collapse: bool
     dtype: torch.dtype
     device: torch.device
+    #: the global reductions of the last pass, cut into leaves (see Linearised.cut_leaves)
+    cut_leaves: list[Tensor] = field(default_factory=list)
 
     def leaf(self, batch: int, sizes: tuple[int, ...]) -> Tensor:
         return torch.ones((batch, self.channels, *sizes), dtype=self.dtype, device=self.device, requires_grad=True)
@@ -219,6 +221,7 @@ def _forward(setup: _Setup, x: Tensor, cut_global: bool) -> tuple[Tensor, tuple[
         y = _first_tensor(out, "the model's output")
     if not y.is_floating_point():
         raise UnsupportedOpError(f"{_WHERE}: the measured output must be a floating tensor, got {y.dtype}")
+    setup.cut_leaves[:] = mode.cut_leaves  # the setup is frozen; its list holds the last pass's leaves
     return y, tuple(mode.global_ops)
 
 
@@ -303,7 +306,9 @@ def _measure(setup: _Setup, sizes: tuple[int, ...]) -> _Pass:
             at[b - 1] += step[b - 1]
         index: tuple[int | slice, ...] = (b, slice(None), *at)
         seed[index] = 1
-    (grad,) = torch.autograd.grad(out, leaf, seed, allow_unused=True)
+    cut = [c for c in setup.cut_leaves if c.requires_grad]
+    grad, *cut_grads = torch.autograd.grad(out, [leaf, *cut], seed, allow_unused=True)
+    reaches_global = any(g is not None and bool(g.abs().sum() != 0) for g in cut_grads)
     if grad is None and global_ops:  # only a global path reaches the output: measure it like logits
         return _Pass(result=_non_spatial(setup, sizes), final=True)
     mask = torch.zeros((batch, *sizes), dtype=torch.bool) if grad is None else (grad.abs().sum(1) != 0).cpu()
@@ -334,7 +339,7 @@ def _measure(setup: _Setup, sizes: tuple[int, ...]) -> _Pass:
     volume = math.prod(size)
     result = EmpiricalRF(size, stride, start, end, tuple((s + e) / 2 for s, e in zip(start, end)), taps,
                          volume - taps, taps / volume, axis_taps, tuple(n - t for n, t in zip(size, axis_taps)),
-                         bool(global_ops), sizes, out_size, unit, global_ops, box)
+                         reaches_global, sizes, out_size, unit, global_ops, box)
     return _Pass(result=result)
 
 
@@ -352,7 +357,9 @@ def _probe(setup: _Setup, sizes: tuple[int, ...]) -> tuple[tuple[int, ...], Tens
         seed = torch.zeros_like(out)
         centre: tuple[int | slice, ...] = (0, slice(None), *(int(n) // 2 for n in out.shape[2:]))
         seed[centre] = 1
-        (grad,) = torch.autograd.grad(out, leaf, seed, allow_unused=True)
+        cut = [c for c in setup.cut_leaves if c.requires_grad]
+    grad, *cut_grads = torch.autograd.grad(out, [leaf, *cut], seed, allow_unused=True)
+    reaches_global = any(g is not None and bool(g.abs().sum() != 0) for g in cut_grads)
     if grad is None or not bool(grad.any()):
         out, _ = _forward(setup, leaf, cut_global=False)
         if out.requires_grad:
