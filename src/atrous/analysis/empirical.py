@@ -357,9 +357,7 @@ def _probe(setup: _Setup, sizes: tuple[int, ...]) -> tuple[tuple[int, ...], Tens
         seed = torch.zeros_like(out)
         centre: tuple[int | slice, ...] = (0, slice(None), *(int(n) // 2 for n in out.shape[2:]))
         seed[centre] = 1
-        cut = [c for c in setup.cut_leaves if c.requires_grad]
-    grad, *cut_grads = torch.autograd.grad(out, [leaf, *cut], seed, allow_unused=True)
-    reaches_global = any(g is not None and bool(g.abs().sum() != 0) for g in cut_grads)
+        (grad,) = torch.autograd.grad(out, leaf, seed, allow_unused=True)
     if grad is None or not bool(grad.any()):
         out, _ = _forward(setup, leaf, cut_global=False)
         if out.requires_grad:
