@@ -239,13 +239,11 @@ def reshape(ctx: Context, x: Val, shape: list[Any], label: str) -> Val:
         rest = math.prod(s for s in new if s != -1)
         new[new.index(-1)] = known // rest if rest else 0
     spatial = x.spatial()
-    lead = [x.shape[d] for d in range(x.rank) if not x.is_spatial_dim(d)]
     if x.standard and len(new) >= len(spatial) and tuple(new[len(new) - len(spatial):]) == spatial:
         axes = tuple(range(len(new) - len(spatial), len(new)))
         return Val(x.node, tuple(new), axes)
     if all((s or 1) == 1 for s in spatial):  # nothing spatial left to move
         return Val(x.node, tuple(new), tuple(None for _ in x.axes))
-    _ = lead
     return ctx.make_global(x, label, tuple(new), tuple(None for _ in x.axes))
 
 

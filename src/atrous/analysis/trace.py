@@ -20,7 +20,7 @@ from atrous import rf
 from atrous.analysis import functions, ops
 from atrous.analysis.traced import TracedModel
 from atrous.analysis.values import Const, Opaque, Val
-from atrous.errors import ConfigError, ShapeError, UnsupportedOpError
+from atrous.errors import ConfigError, UnsupportedOpError
 
 __all__ = ["TracedModel", "trace"]
 
@@ -199,6 +199,3 @@ def _flat(a: Any) -> list[Any]:
         return [x for item in a.values() for x in _flat(item)]
     return [a]
 
-
-# ShapeError is re-exported for callers that catch errors from trace() directly
-_ = ShapeError

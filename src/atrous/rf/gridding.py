@@ -15,6 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from atrous.errors import ConfigError, bad
+from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import IntArg, _per_axis
 from atrous.rf.reads import Reads
@@ -201,7 +202,7 @@ class AxisGridding:
 
 
 @dataclass(frozen=True)
-class GriddingReport:
+class GriddingReport(TapCounts):
     """Gridding diagnostics of a network.
 
     ``hdc_ok`` is True when every axis passes both HDC rules; ``taps`` / ``volume`` count the offsets read in
@@ -229,10 +230,6 @@ class GriddingReport:
     @property
     def common_factor(self) -> tuple[int, ...]:
         return tuple(a.common_factor for a in self.axes)
-
-    @property
-    def holes(self) -> int:
-        return self.volume - self.taps
 
     @property
     def unread(self) -> float:

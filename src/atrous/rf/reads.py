@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from atrous.errors import bad
+from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
 from atrous.rf.support import AxisSupport
@@ -25,7 +26,7 @@ __all__ = ["NodeReads", "Reads", "node_reads", "reads"]
 
 
 @dataclass(frozen=True)
-class Reads:
+class Reads(TapCounts):
     """The read pattern of one output unit: a product of per-axis patterns, or a dense N-D mask."""
 
     origin: tuple[int, ...]
@@ -49,14 +50,6 @@ class Reads:
             return math.prod(int(np.count_nonzero(a)) for a in self.axes)
         assert self.dense is not None
         return int(np.count_nonzero(self.dense))
-
-    @property
-    def holes(self) -> int:
-        return self.volume - self.taps
-
-    @property
-    def coverage(self) -> float:
-        return self.taps / self.volume
 
     @property
     def is_product(self) -> bool:
@@ -146,20 +139,12 @@ def _merge(parts: list[Reads]) -> Reads:
 
 
 @dataclass(frozen=True)
-class NodeReads:
+class NodeReads(TapCounts):
     """Taps, holes and coverage of one node (what a per-node table needs)."""
 
     name: str
     taps: int
     volume: int
-
-    @property
-    def holes(self) -> int:
-        return self.volume - self.taps
-
-    @property
-    def coverage(self) -> float:
-        return self.taps / self.volume
 
 
 def _walk(graph: Graph, upto: int) -> Iterator[tuple[int, Reads]]:

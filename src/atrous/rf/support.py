@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from atrous.errors import UnsupportedOpError, bad
+from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
 
@@ -63,7 +64,7 @@ class AxisSupport:
 
 
 @dataclass(frozen=True)
-class Support:
+class Support(TapCounts):
     """Exact support of one output unit: path counts over the receptive-field box.
 
     ``counts`` is None when the box was too large for an N-D array (``per_axis`` then holds the
@@ -97,14 +98,6 @@ class Support:
                 "per-axis taps are known (support.per_axis)"
             )
         return int(np.count_nonzero(self.counts))
-
-    @property
-    def holes(self) -> int:
-        return self.volume - self.taps
-
-    @property
-    def coverage(self) -> float:
-        return self.taps / self.volume
 
     def offsets(self) -> np.ndarray:
         """``(taps, dims)`` array of the input offsets read."""
