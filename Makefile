@@ -18,10 +18,8 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/atrous rf --preset context-module
 	$(BIN)/atrous rf --kernel 3 --dilation 2,2,2 --dims 2
-	$(BIN)/atrous schedule --rf 1024 --kernel 3
-	$(BIN)/atrous analyze "torchvision:resnet50?replace_stride_with_dilation=[False,True,True]" --summary-only
+	$(BIN)/atrous report atrous:deeplabv3 --input-shape 1,3,513,513 -o report.html
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
@@ -41,6 +39,7 @@ test: lint typecheck browser
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/rf.py
+	$(BIN)/python benchmarks/erf.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -99,7 +99,7 @@ class ERF:
         """Per axis, the length of the central interval of the marginal that holds ``mass`` of it."""
         return tuple(mass_width(self.map, a, mass) for a in range(self.map.ndim))
 
-    def as_dict(self, trf_size: Sequence[int] | None = None) -> dict[str, Any]:
+    def as_dict(self, trf_size: Sequence[float] | None = None) -> dict[str, Any]:
         """The ``erf`` object of ``atrous report --json`` (DESIGN.md §6), plus details.
 
         With ``trf_size`` (the theoretical receptive field per axis), ``erf_trf`` gives the ratio of the

@@ -16,6 +16,7 @@ EPILOG = """examples:
   atrous rf --preset aspp --json                  DeepLab's ASPP as one JSON object
   atrous schedule --rf 1024 --kernel 3            the shallowest hole-free schedule reaching 1024
   atrous analyze torchvision:resnet50             every node of a real model, traced with torch.fx
+  atrous report atrous:deeplabv3                  an HTML report: holes, effective receptive field, frequency
 """
 
 
@@ -32,6 +33,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     from atrous.cli.analyze_cmd import add_parser as add_analyze
+    from atrous.cli.report_cmd import add_parser as add_report
     from atrous.cli.rf_cmd import add_parser as add_rf
     from atrous.cli.schedule_cmd import add_parser as add_schedule
 
@@ -43,7 +45,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"atrous {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (add_rf, add_schedule, add_analyze):
+    for add in (add_rf, add_schedule, add_analyze, add_report):
         add(sub)
     return parser
 

@@ -1,0 +1,159 @@
+"""``atrous report``: one HTML page with the receptive field, holes, ERF and frequency view of a model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from atrous.cli._format import axes
+from atrous.cli._report import rf_lines
+from atrous.errors import ConfigError
+
+EPILOG = """examples:
+  atrous report atrous:deeplabv3                     the registry model at its default input shape
+  atrous report torchvision:resnet50 -o resnet50.html --samples 16
+  atrous report "torchvision:resnet50?replace_stride_with_dilation=[False,True,True]" --inits 4
+  atrous report atrous:wavenet --json                the analyze object plus "erf" and "frequency"
+  atrous report mypackage.models:build_net --input-shape 1,1,16000 --node encoder --device cuda
+SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, or package.module:callable
+"""
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "report", help="an HTML report: receptive field, holes, effective receptive field, frequency view",
+        description="Analyse a model (as `atrous analyze`), measure its effective receptive field with gradients, "
+                    "look at its dilated layers in frequency, and write one self-contained HTML page with plots "
+                    "and recommendations.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="SOURCE", help="the model (see below)")
+    p.add_argument("--input-shape", metavar="B,C,*S",
+                   help="input shape (default: the registry model's own shape, else 1,3,224,224)")
+    p.add_argument("-o", "--output", metavar="FILE", help="the HTML file to write (default report.html; with "
+                   "--json only when given)")
+    p.add_argument("--node", metavar="NAME", help="a module name to describe instead of the output")
+    p.add_argument("--samples", type=int, default=16, metavar="N", help="random inputs for the ERF (default 16)")
+    p.add_argument("--inits", type=int, default=1, metavar="N",
+                   help="random initialisations to average the ERF over (default 1: the model's own weights)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and initialisations")
+    p.add_argument("--device", default="cpu", help="where to measure the ERF: cpu or cuda (default cpu)")
+    p.add_argument("--no-erf", action="store_true", help="skip the gradient ERF (analysis and plots only)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the analyze object plus erf)")
+    p.set_defaults(handler=run)
+
+
+class _Bar:
+    """A one-line progress bar on a terminal; silent elsewhere."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream, self.label, self.start = stream, label, time.monotonic()
+        self.live = stream.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.live:
+            return
+        width = 30
+        filled = int(width * done / max(total, 1))
+        rate = done / max(time.monotonic() - self.start, 1e-9)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                          f"({rate:.1f}/s)")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _shape(args: argparse.Namespace) -> tuple[int, ...]:
+    from atrous.analysis.sources import parse_input_shape, parse_source
+
+    if args.input_shape is not None:
+        return parse_input_shape(args.input_shape)
+    kind, name, _, _ = parse_source(args.source)
+    if kind == "atrous":
+        from atrous.models import model_info
+
+        return (1, *model_info(name).input_shape[1:])
+    return (1, 3, 224, 224)
+
+
+def _check(args: argparse.Namespace) -> None:
+    for flag, value in (("--samples", args.samples), ("--inits", args.inits)):
+        if value < 1:
+            raise ConfigError(f"report: {flag} must be a positive int, got {value}")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"report: --device {args.device} asked for, but no CUDA GPU is visible")
+
+
+def run(args: argparse.Namespace) -> int:
+    from atrous.analysis.sources import load_model, parse_source
+    from atrous.report import collect, render_html
+
+    _check(args)
+    shape = _shape(args)
+    model = load_model(args.source)
+    node = args.node
+    kind, name, _, attr = parse_source(args.source)
+    if node is None and kind == "atrous" and not attr:
+        from atrous.models import model_info
+
+        node = model_info(name).rf_node
+    bar = _Bar(sys.stderr, "ERF samples") if not args.json else None
+    try:
+        data = collect(model, shape, source=args.source, node=node, samples=args.samples, inits=args.inits,
+                       seed=args.seed, device=args.device, erf=not args.no_erf, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    out = Path(args.output) if args.output else (None if args.json else Path("report.html"))
+    if out is not None:
+        try:
+            out.write_text(render_html(data), encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"report: --output {str(out)!r} cannot be written ({e.strerror})") from None
+    if args.json:
+        print(json.dumps(data.as_dict()))
+        return 0
+    print(render(data.as_dict(), args.source, shape))
+    print(f"report written to {out.resolve() if out else ''}")
+    return 0
+
+
+def render(d: dict[str, Any], source: str, shape: tuple[int, ...]) -> str:
+    """The terminal summary of a report object."""
+    lines = [f"atrous report: {source}, input {'x'.join(map(str, shape))}"]
+    if "rf" in d:
+        part = d["last_spatial"] if d["rf"]["global"] and "last_spatial" in d else d
+        lines.append(f"node             {part.get('node', d.get('graph_node', 'output'))}")
+        lines += rf_lines(part["rf"], part["support"])
+        lines.append("alignment        " + ("all merges aligned" if d.get("aligned") else "NOT aligned"))
+        lines.append("HDC              " + ("passes" if part["gridding"]["hdc_ok"] else "fails"))
+    else:
+        lines.append(f"analysis         not traced: {d.get('analysis_error')}")
+    e = d.get("erf")
+    if e is not None:
+        lines.append(f"ERF              sigma {axes([round(s, 1) for s in e['sigma']])}, centre "
+                     f"{axes([round(c, 1) for c in e['center']])}, R² {axes([round(r, 3) for r in e['r2']])} "
+                     f"({e['samples']} samples, unit {axes(e['unit'])} of {e['node']})")
+        ratios = ", ".join(f"{t}: " + ("n/a" if v is None else f"{100 * v:.1f}%") for t, v in e["area_ratio"].items())
+        lines.append(f"area ratio       {ratios}")
+        if "erf_trf" in e:
+            trf = axes([round(v, 3) for v in e["erf_trf"]])
+            lines.append(f"ERF/TRF          {trf} (95% mass width over the theoretical size)")
+    elif "erf_error" in d:
+        lines.append(f"ERF              not measured: {d['erf_error']}")
+    for f in d.get("frequency", []):
+        cut = "none" if f["cutoff"] is None else f"{f['cutoff']:.4f} rad/sample"
+        lines.append(f"frequency ax {f['axis']}   cut-off {cut}, gridding risk {f['gridding_risk']}")
+    lines.append("recommendations:")
+    lines += [f"  - {a}" for a in d.get("recommendations", [])]
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""Everything a report shows, computed once: analysis, support map, ERF, frequency view, recommendations."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from atrous import rf
+from atrous.analysis.erf import ERF, effective_rf, path_count_erf
+from atrous.errors import AtrousError, UnsupportedOpError
+from atrous.report.recommend import recommendations
+
+__all__ = ["Frequency", "ReportData", "collect"]
+
+#: largest support box drawn cell by cell; larger ones are drawn per axis
+MAX_MAP_CELLS = 4_000_000
+
+
+@dataclass
+class Frequency:
+    """The frequency view of one axis of the analysed node (input frequency, radians per sample)."""
+
+    axis: int
+    omega: np.ndarray
+    stack: np.ndarray  # |H| of the whole linearised stack
+    layers: list[tuple[str, int, int, np.ndarray]]  # (name, kernel, rate in input samples, |H|)
+    cutoff: float | None  # -3 dB point of the stack
+    stride: float  # the node's jump
+    alias_free_stride: int | None  # floor(pi / cutoff)
+    aliased_energy: float  # share of |H|^2 above pi / stride
+    verdict: str  # "low" / "moderate" / "high" gridding risk
+    why: str
+
+
+@dataclass
+class ReportData:
+    """The material of one report; ``as_dict()`` is the ``atrous report --json`` object."""
+
+    source: str
+    input_shape: tuple[int, ...]
+    summary: dict[str, Any] | None  # atrous analyze's object (None when tracing failed)
+    analysis_error: str | None
+    node: str  # the node the spatial sections describe
+    box: tuple[tuple[float, ...], tuple[float, ...]] | None  # TRF of the ERF's unit: (start, size) per axis
+    growth: list[tuple[str, str, list[float]]]  # (node, op, rf per axis) in graph order
+    support: np.ndarray | None  # path counts of the analysed node, or None
+    support_origin: tuple[int, ...] | None
+    erf: ERF | None
+    erf_error: str | None
+    data_free: np.ndarray | None
+    frequency: list[Frequency] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.summary or {})
+        if self.summary is None:
+            out["analysis_error"] = self.analysis_error
+        trf = self.box[1] if self.box is not None else None
+        out["erf"] = None if self.erf is None else self.erf.as_dict(trf)
+        if self.erf_error is not None:
+            out["erf_error"] = self.erf_error
+        out["frequency"] = [
+            {"axis": f.axis, "cutoff": f.cutoff, "stride": f.stride, "alias_free_stride": f.alias_free_stride,
+             "aliased_energy": round(f.aliased_energy, 6), "gridding_risk": f.verdict, "why": f.why,
+             "layers": [{"name": n, "kernel": k, "rate": r} for n, k, r, _ in f.layers]}
+            for f in self.frequency
+        ]
+        out["recommendations"] = list(self.advice)
+        out["source"] = self.source
+        return out
+
+
+def _graph_node(summary: dict[str, Any]) -> str:
+    last = summary.get("last_spatial")
+    return str(last["node"] if summary["rf"]["global"] and last else summary["graph_node"])
+
+
+def _frequency(graph: rf.Graph, result: rf.RFResult, holes: int, hdc_ok: bool) -> list[Frequency]:
+    out = []
+    node_rf = result.output
+    for axis in range(graph.dims):
+        omega, h = rf.stack_response(graph, n=512, axis=axis)
+        mag = np.abs(h)
+        below = np.flatnonzero(mag <= 1 / math.sqrt(2))
+        cut = float(omega[below[0]]) if below.size else None
+        layers = []
+        for node in graph.nodes[: graph.output + 1]:
+            layer = node.layer
+            if node.op != "layer" or layer is None or layer.is_global or layer.dilation[axis] <= 1:
+                continue
+            rate = int(layer.dilation[axis] * result.nodes[node.inputs[0]].jump[axis])
+            _, hl = rf.frequency_response(layer.kernel[axis], rate, n=512)
+            layers.append((node.name, int(layer.kernel[axis]), rate, np.abs(hl)))
+        stride = float(node_rf.jump[axis])
+        energy = float(rf.aliased_energy((omega, h), max(1, round(stride)))) if stride >= 1 else 0.0
+        free = None if cut is None else max(1, math.floor(math.pi / cut))
+        if holes > 0:
+            verdict, why = "high", (f"{holes} input offsets inside the receptive field are never read: outputs "
+                                    "sample a sparse grid (checkerboard artifacts)")
+        elif not hdc_ok or energy > 0.25:
+            parts = []
+            if not hdc_ok:
+                parts.append("the HDC rules fail (rates share a factor or jump too far)")
+            if energy > 0.25:
+                parts.append(f"{energy:.0%} of the stack's energy lies above the output Nyquist pi/{stride:g}")
+            verdict, why = "moderate", "; ".join(parts)
+        else:
+            verdict, why = "low", "every offset is read and the HDC rules hold"
+        out.append(Frequency(axis, omega, mag, layers, cut, stride, free, energy, verdict, why))
+    return out
+
+
+def _growth(summary: dict[str, Any]) -> list[tuple[str, str, list[float]]]:
+    return [(row["name"], str(row["op"]), [float(v) for v in row["rf"]]) for row in summary["layers"]]
+
+
+def collect(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    source: str = "model",
+    node: str | None = None,
+    samples: int = 16,
+    inits: int = 1,
+    seed: int = 0,
+    device: str = "cpu",
+    erf: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReportData:
+    """Analyse ``model`` and measure its ERF; failures of one part are recorded, not raised, when the other
+    part can still be shown (an untraceable model still gets its ERF, and the reverse)."""
+    from atrous.analysis.analyze import analyze
+
+    shape = tuple(int(n) for n in input_shape)
+    summary: dict[str, Any] | None = None
+    analysis_error = None
+    graph = None
+    try:
+        analysis = analyze(model, shape, node=node)
+        summary = analysis.summary
+        graph = analysis.traced.graph
+    except UnsupportedOpError as e:
+        analysis_error = str(e)
+    measured: ERF | None = None
+    erf_error = None
+    erf_node = node if node is not None and node in dict(model.named_modules()) else None
+    if erf:
+        try:
+            measured = effective_rf(model, shape, node=erf_node, samples=samples, inits=inits, seed=seed,
+                                    device=device, progress=progress)
+        except UnsupportedOpError as e:
+            erf_error = str(e)
+    if summary is None and measured is None:
+        raise UnsupportedOpError(analysis_error or erf_error or "report: nothing could be measured")
+
+    data = ReportData(source=source, input_shape=shape, summary=summary, analysis_error=analysis_error,
+                      node=measured.node if measured else "output", box=None, growth=[], support=None,
+                      support_origin=None, erf=measured, erf_error=erf_error, data_free=None)
+    if summary is not None and graph is not None:
+        _fill_from_analysis(data, analysis, model, shape, measured)
+    data.advice = recommendations(data)
+    return data
+
+
+def _fill_from_analysis(data: ReportData, analysis: Any, model: nn.Module, shape: tuple[int, ...],
+                        measured: ERF | None) -> None:
+    summary = analysis.summary
+    traced = analysis.traced
+    graph = traced.graph
+    name = _graph_node(summary)
+    data.node = name
+    data.growth = _growth(summary)
+    target = traced.resolve(name)
+    if measured is not None:
+        try:
+            target = traced.resolve(measured.node) if measured.node != "output" else target
+            data.node = measured.node
+        except AtrousError:
+            pass
+    graph.set_output(target)
+    try:
+        result = rf.receptive_field(graph)
+        out = result.output
+        holes = int(summary["support"]["holes"]) if not summary["rf"]["global"] or "last_spatial" not in summary \
+            else int(summary["last_spatial"]["support"]["holes"])
+        hdc_ok = bool(summary["gridding"]["hdc_ok"])
+        if math.prod(out.size) <= MAX_MAP_CELLS:
+            sup = rf.support(graph)
+            if sup.counts is not None:
+                data.support, data.support_origin = sup.counts, sup.origin
+        if measured is not None:
+            start = tuple(float(s) + u * float(j) for s, u, j in zip(out.start, measured.unit, out.jump))
+            data.box = (start, tuple(float(s) for s in out.size))
+            try:
+                data.data_free = path_count_erf(model, shape, node=None if measured.node == "output"
+                                                else measured.node, unit=measured.unit)
+            except AtrousError:
+                data.data_free = None
+        data.frequency = _frequency(graph, result, holes, hdc_ok)
+    finally:
+        graph.set_output(analysis.node)

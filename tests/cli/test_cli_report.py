@@ -1,0 +1,73 @@
+"""`atrous report` from the command line: files written, the JSON contract, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from atrous.cli.main import main
+from atrous.models import list_models, model_info
+from atrous.report import collect, render_html
+
+
+def test_report_writes_html_and_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "tcn.html"
+    assert main(["report", "atrous:tcn", "-o", str(page), "--samples", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "receptive field" in out and "ERF" in out and "recommendations:" in out
+    assert f"report written to {page.resolve()}" in out
+    assert page.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_json_follows_the_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "atrous:context_module", "--json", "--samples", "2", "--inits", "2"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("rf", "support", "gridding", "layers", "aligned", "nodes", "erf", "frequency", "recommendations"):
+        assert key in d
+    erf = d["erf"]
+    assert erf["samples"] == 4 and all(len(erf[k]) == 2 for k in ("sigma", "center", "r2"))
+    assert set(erf["area_ratio"]) == {"0.2", "0.3", "0.5", "0.99"}
+    assert not list(tmp_path.iterdir())  # --json without -o writes no HTML
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["report", "atrous:no_such_model"], "no_such_model"),
+    (["report", "atrous:tcn", "--node", "levels.99"], "node must be"),
+    (["report", "atrous:spliceai", "--input-shape", "1,4,5"], "input"),
+    (["report", "atrous:tcn", "--input-shape", "1,x,5"], "input"),
+    (["report", "atrous:tcn", "--samples", "0"], "--samples must be a positive int"),
+    (["report", "atrous:tcn", "--device", "cuda"], "--device"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if argv[-1] == "cuda" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", [n for n in list_models() if "graph" not in model_info(n).tags])
+def test_every_spatial_registry_model_gets_a_report(name: str) -> None:
+    from atrous.models import create_model
+
+    info = model_info(name)
+    data = collect(create_model(name), (1, *info.input_shape[1:]), node=info.rf_node, samples=1,
+                   source=f"atrous:{name}")
+    assert data.summary is not None and data.erf is not None and data.advice
+    assert render_html(data).count("<img ") >= 3
+
+
+def test_graph_model_gets_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "atrous:dilated_gnn"]) == 2
+    assert "input_shape" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["torchvision:resnet50", "torchvision:deeplabv3_resnet50"])
+def test_torchvision_models_get_a_report(source: str, tmp_path: Path) -> None:
+    assert main(["report", source, "-o", str(tmp_path / "r.html"), "--samples", "2"]) == 0
+    assert (tmp_path / "r.html").stat().st_size > 50_000
