@@ -119,13 +119,13 @@ def erf_figure(data: ReportData) -> str:
     if m.ndim == 3:
         mid = round(e.center[0])
         panels = [(t, p[min(max(mid, 0), p.shape[0] - 1)]) for t, p in panels]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.4), squeeze=False, layout="constrained")
     from matplotlib.patches import Ellipse, Rectangle
 
     fits = e.fits[-2:]
     for ax, (title, img) in zip(axes[0], panels):
         shown = ax.imshow(img, cmap="magma", interpolation="nearest")
-        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        fig.colorbar(shown, ax=ax, shrink=0.85)
         if data.box is not None:
             (y0, x0), (hy, wx) = data.box[0][-2:], data.box[1][-2:]
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), wx, hy, fill=False, ec="#4fc3f7", lw=1.2, ls="--"))
