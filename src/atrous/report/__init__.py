@@ -4,7 +4,8 @@
 imported only there). ``atrous report SOURCE`` does both and writes one self-contained HTML file.
 """
 
-from atrous.report.collect import Frequency, ReportData, collect
+from atrous.report.collect import collect
+from atrous.report.data import Frequency, ReportData
 from atrous.report.html import render_html
 
 __all__ = ["Frequency", "ReportData", "collect", "render_html"]

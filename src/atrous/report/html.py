@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from atrous._version import __version__
-from atrous.report.collect import ReportData
+from atrous.report.data import ReportData
 from atrous.report.plots import erf_figure, frequency_figure, growth_figure, support_figure
 
 __all__ = ["render_html"]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from atrous.errors import ConfigError
-
-if TYPE_CHECKING:
-    from atrous.report.collect import ReportData
+from atrous.report.data import ReportData
 
 __all__ = ["erf_figure", "frequency_figure", "growth_figure", "support_figure"]
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from atrous.report.collect import ReportData
+from atrous.report.data import ReportData
 
 __all__ = ["recommendations"]
 
