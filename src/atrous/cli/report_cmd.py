@@ -40,7 +40,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--samples", type=int, default=16, metavar="N", help="random inputs for the ERF (default 16)")
     p.add_argument("--inits", type=int, default=1, metavar="N",
                    help="random initialisations to average the ERF over (default 1: the model's own weights)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and initialisations")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the model's random weights, the random inputs and initialisations (default 0)")
     p.add_argument("--device", default="cpu", help="where to measure the ERF: cpu or cuda (default cpu)")
     p.add_argument("--no-erf", action="store_true", help="skip the gradient ERF (analysis and plots only)")
     p.add_argument("--json", action="store_true", help="print one JSON object (the analyze object plus erf)")
@@ -100,6 +101,9 @@ def run(args: argparse.Namespace) -> int:
 
     _check(args)
     shape = _shape(args)
+    import torch
+
+    torch.manual_seed(args.seed)  # models built here get the same random weights every run
     model = load_model(args.source)
     node = args.node
     kind, name, _, attr = parse_source(args.source)

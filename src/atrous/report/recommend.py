@@ -59,10 +59,15 @@ def recommendations(data: ReportData) -> list[str]:
             out.append(f"The measured unit {_fmt(e.unit)} is centred at input {_fmt(centre)}, not at the image "
                        f"centre {_fmt(geometric)}: its ERF peaks near {_fmt(round(c, 1) for c in e.center)} for "
                        "that reason (asymmetric padding and strides), not because of the weights.")
-        elif max(abs(v) for v in shift) >= 2:
+        elif any(abs(v) >= max(2.0, 0.1 * sd) for v, sd in zip(shift, e.sigma)):
             out.append(f"The ERF centre {_fmt(round(c, 1) for c in e.center)} is off the receptive field's "
                        f"centre {_fmt(centre)} by {_fmt(round(v, 1) for v in shift)} samples: the learned or "
                        "initial weights favour one side.")
+    if e is not None and min(e.r2) < 0.5:
+        why = (" A global operation (such as ASPP's image pooling) adds influence from every input, which a "
+               "single Gaussian cannot fit." if s is not None and s["rf"]["global"] else "")
+        out.append(f"The ERF is far from a Gaussian (R² {_fmt(round(r, 2) for r in e.r2)}): its sigma and area "
+                   f"ratios summarise it poorly; read the map instead.{why}")
     for f in data.frequency:
         if f.alias_free_stride is not None and f.stride > f.alias_free_stride:
             out.append(f"Axis {f.axis}: the network subsamples by {f.stride:g} but its -3 dB cut-off "
