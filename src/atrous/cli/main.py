@@ -36,6 +36,7 @@ def build_parser() -> Parser:
     from atrous.cli.report_cmd import add_parser as add_report
     from atrous.cli.rf_cmd import add_parser as add_rf
     from atrous.cli.schedule_cmd import add_parser as add_schedule
+    from atrous.cli.train_cmd import add_parser as add_train
 
     parser = Parser(
         prog="atrous",
@@ -45,7 +46,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"atrous {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (add_rf, add_schedule, add_analyze, add_report):
+    for add in (add_rf, add_schedule, add_analyze, add_report, add_train):
         add(sub)
     return parser
 

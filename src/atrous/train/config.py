@@ -1,0 +1,127 @@
+"""The settings of a training run, resolved against the task's defaults and stored with every checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from atrous.errors import ConfigError, bad
+from atrous.train.tasks import get_task
+
+__all__ = ["OPTIMIZERS", "RESUMABLE", "TrainConfig"]
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+#: options that may change when a run is resumed (everything else must match the saved run)
+RESUMABLE = ("epochs", "steps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run's numbers. ``None`` means "the task's default" until :meth:`resolved`.
+
+    Args:
+        task: a name from :data:`atrous.train.TASKS`.
+        model: ``tcn``, ``wavenet``, ``lstm``, ``gru`` (any causal registered model that takes in_channels and
+            out_channels).
+        model_kwargs: overrides of the task's defaults for the model (``{"channels": [8, 8]}``).
+        epochs: passes over the training split.
+        steps: stop after this many optimizer steps in all (caps ``epochs``; for quick runs).
+        seed: initialisation, data order and dropout.
+        batch_size: the global batch (split evenly over the processes of a distributed run).
+        lr, optimizer: learning rate and ``adam`` / ``rmsprop`` / ``sgd``.
+        clip: gradient-norm clipping threshold, applied after ``backward``; 0 turns it off.
+        lr_step: multiply the learning rate by 0.1 every ``lr_step`` epochs; 0 turns it off.
+        data: data options (``length``, ``train_size``, ``test_size``, ``data_seed``, ``limit``, ``data_dir``).
+        log_every: write a training-loss line every this many steps.
+        eval_every: also evaluate every this many steps (0: at the end of each epoch and of the run only).
+        checkpoint_every: also save ``last.pt`` every this many steps (0: at epoch ends and when stopping).
+    """
+
+    task: str
+    model: str = "tcn"
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    epochs: int | None = None
+    steps: int | None = None
+    seed: int = 0
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    clip: float | None = None
+    lr_step: int | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    log_every: int = 50
+    eval_every: int = 0
+    checkpoint_every: int = 0
+
+    def resolved(self) -> TrainConfig:
+        """Fill every ``None`` from the task's defaults and check the values."""
+        task = get_task(self.task)
+        hp = task.hparams
+        unknown = [k for k in self.data if k not in task.data and k != "data_seed"]
+        if unknown:
+            allowed = ", ".join(["data_seed", *task.data]) or "data_seed"
+            raise bad("train", "data option", f"one of {allowed} for task {task.name!r}", unknown[0])
+        data = {**task.data, "data_seed": 0, **self.data}
+        out = replace(
+            self,
+            epochs=hp["epochs"] if self.epochs is None else self.epochs,
+            batch_size=hp["batch_size"] if self.batch_size is None else self.batch_size,
+            lr=hp["lr"] if self.lr is None else self.lr,
+            optimizer=hp["optimizer"] if self.optimizer is None else self.optimizer,
+            clip=(hp["clip"] or 0.0) if self.clip is None else self.clip,
+            lr_step=(hp["lr_step"] or 0) if self.lr_step is None else self.lr_step,
+            model_kwargs=dict(self.model_kwargs), data=data,
+        )
+        out._check()
+        return out
+
+    def _check(self) -> None:
+        for name in ("epochs", "batch_size", "log_every"):
+            _int(name, getattr(self, name), 1)
+        for name in ("seed", "lr_step", "eval_every", "checkpoint_every"):
+            _int(name, getattr(self, name), 0)
+        if self.steps is not None:
+            _int("steps", self.steps, 1)
+        for key in ("length", "train_size", "test_size", "limit"):
+            if self.data.get(key) is not None:
+                _int(key, self.data[key], 1)
+        _int("data_seed", self.data["data_seed"], 0)
+        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not self.lr > 0:
+            raise bad("train", "--lr", "a positive number", self.lr)
+        if not isinstance(self.clip, (int, float)) or isinstance(self.clip, bool) or self.clip < 0:
+            raise bad("train", "--clip", "a number >= 0 (0 turns clipping off)", self.clip)
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("train", "--optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["model_kwargs"], out["data"] = dict(self.model_kwargs), dict(self.data)
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def resume_with(self, given: Mapping[str, Any]) -> TrainConfig:
+        """This (saved) config with the options given again on the command line: ``epochs`` and ``steps`` may
+        change; any other option that differs is an error (it would change the numbers being resumed)."""
+        saved = self.as_dict()
+        for key, value in given.items():
+            if key in RESUMABLE or value is None:
+                continue
+            old = saved.get(key)
+            if isinstance(value, Mapping) and isinstance(old, Mapping):
+                differs = any(old.get(k) != v for k, v in value.items())
+            else:
+                differs = old != value
+            if differs:
+                raise ConfigError(f"train: {key} must match the run being resumed ({old!r}), got {value!r}; "
+                                  "start a new run in another --out to change it")
+        return replace(self, **{k: given[k] for k in RESUMABLE if given.get(k) is not None})
+
+
+def _int(name: str, value: object, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise bad("train", f"--{name.replace('_', '-')}", f"an int >= {minimum}", value)

@@ -1,0 +1,324 @@
+"""The training loop: ``fit(config, out)``; exact resume, clipping after backward, DDP under torchrun.
+
+Files written to ``out`` by rank 0:
+
+* ``config.json``: the resolved :class:`~atrous.train.config.TrainConfig`.
+* ``metrics.jsonl``: one JSON object a line; ``{"kind": "train", "step", "epoch", "loss", "lr", "time"}``
+  every ``log_every`` steps and ``{"kind": "eval", "step", "epoch", "<split>_<metric>": value, ..., "best"}``
+  after each epoch (and at the last step).
+* ``last.pt``: everything needed to continue (model, optimizer, scheduler, the RNG states of torch, numpy
+  and Python on every rank, the epoch and the position inside it, the metrics file's length).
+* ``best.pt``: the model at the best evaluation of the task's headline metric.
+* ``summary.json``: what :func:`fit` returns.
+
+Exact resume: the data order of an epoch is a function of (seed, epoch) only (``DistributedSampler``), a
+resumed epoch skips the batches already seen, every DataLoader draws from its own generator (so creating one
+leaves the global RNG alone) and the global RNG states are restored; a run stopped and resumed therefore
+writes the same metrics as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from atrous.errors import ConfigError
+from atrous.train import distributed
+from atrous.train.config import TrainConfig
+from atrous.train.progress import Progress
+from atrous.train.state import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
+from atrous.train.tasks import Batch, Task, batch_to, get_task, model_kwargs
+
+__all__ = ["ResumableSampler", "evaluate", "fit", "train_step"]
+
+
+class ResumableSampler(DistributedSampler[int]):
+    """``DistributedSampler`` (shuffled with ``seed + epoch``) that can start an epoch after ``skip`` samples."""
+
+    def __init__(self, dataset: Dataset[Any], world: int, rank: int, seed: int) -> None:
+        super().__init__(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.skip = 0
+
+    def start(self, epoch: int, skip: int) -> None:
+        self.set_epoch(epoch)
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(super().__iter__())[self.skip:])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.skip
+
+
+def train_step(model: nn.Module, task: Task, batch: Batch, optimizer: torch.optim.Optimizer, clip: float) -> Tensor:
+    """One optimizer step; returns the batch loss (detached).
+
+    Clipping comes after ``backward``: locuslab/TCN's ``copymem_test.py`` clips before it, where the gradients
+    are still those of the previous step's ``zero_grad`` (none), so it never clips.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss = task.loss(model(batch[0]), batch)
+    torch.autograd.backward(loss)
+    if clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return loss.detach()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, task: Task, datasets: dict[str, Dataset[Any]], batch_size: int,
+             device: torch.device) -> dict[str, float]:
+    """The task's metrics on each of its evaluation splits, as ``{"<split>_<name>": value}``."""
+    was_training = model.training
+    model.eval()
+    out: dict[str, float] = {}
+    for split in task.eval_splits:
+        totals: dict[str, list[float]] = {}
+        loader = DataLoader(datasets[split], batch_size, shuffle=False, collate_fn=task.collate,
+                            generator=torch.Generator())
+        for raw in loader:
+            batch = batch_to(tuple(raw), device)
+            for name, (total, count) in task.scores(model(batch[0]), batch).items():
+                acc = totals.setdefault(name, [0.0, 0.0])
+                acc[0] += total
+                acc[1] += count
+        out.update({f"{split}_{name}": s / max(n, 1.0) for name, (s, n) in totals.items()})
+    model.train(was_training)
+    return out
+
+
+class _StopSignal:
+    """SIGINT / SIGTERM ask the loop to stop at the next step boundary (after saving ``last.pt``); a second
+    SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    assert cfg.lr is not None
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr)
+
+
+def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: bool = False,
+        stop_after: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train ``config`` and write its files to ``out``; returns the summary (also in ``out/summary.json``).
+
+    Args:
+        config: the run's settings (resolved here against the task's defaults).
+        out: the run folder. A new run refuses a folder that already holds one.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``, ...; under torchrun, ``cuda`` is ``cuda:LOCAL_RANK``.
+        resume: continue the run saved in ``out/last.pt`` (``config`` must be the saved one; see
+            :meth:`TrainConfig.resume_with`).
+        stop_after: run at most this many steps in this call, then save and return (``status: "stopped"``).
+        progress: draw a progress bar on stderr (rank 0 only).
+
+    >>> import tempfile
+    >>> cfg = TrainConfig("adding", model_kwargs={"channels": [4], "kernel_size": 2}, steps=2, batch_size=4,
+    ...                   data={"length": 8, "train_size": 16, "test_size": 8})
+    >>> summary = fit(cfg, tempfile.mkdtemp(), device="cpu")
+    >>> summary["status"], summary["step"], sorted(summary["metrics"])
+    ('finished', 2, ['test_mse'])
+    """
+    task = get_task(config.task)
+    cfg = config.resolved()
+    ctx, dev = distributed.setup(device)
+    try:
+        return _Run(cfg, task, Path(out), ctx, dev).run(resume, stop_after, progress)
+    finally:
+        distributed.teardown(ctx)
+
+
+class _Run:
+    def __init__(self, cfg: TrainConfig, task: Task, out: Path, ctx: distributed.Context,
+                 dev: torch.device) -> None:
+        self.cfg, self.task, self.out, self.ctx, self.dev = cfg, task, out, ctx, dev
+        assert cfg.batch_size is not None and cfg.epochs is not None
+        if cfg.batch_size % ctx.world:
+            raise ConfigError(f"train: --batch-size must be a multiple of the number of processes ({ctx.world}), "
+                              f"got {cfg.batch_size}")
+        self.local_batch = cfg.batch_size // ctx.world
+        self.datasets = task.datasets(cfg.data)
+        self.sampler = ResumableSampler(self.datasets["train"], ctx.world, ctx.rank, cfg.seed)
+        # its own generator: creating a DataLoader iterator would otherwise draw from the global RNG
+        self.loader = DataLoader(self.datasets["train"], self.local_batch, sampler=self.sampler,
+                                 collate_fn=task.collate, generator=torch.Generator())
+        self.steps_per_epoch = len(self.loader)
+        self.total = cfg.epochs * self.steps_per_epoch if cfg.steps is None else \
+            min(cfg.steps, cfg.epochs * self.steps_per_epoch)
+        seed_everything(cfg.seed)
+        self.model = self._build().to(dev)
+        self.optimizer = _optimizer(cfg, self.model)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, cfg.lr_step, 0.1) if cfg.lr_step else None
+        self.state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "best": None, "best_step": None,
+                                      "log": [0.0, 0.0], "metrics": {}}
+        self.headline = f"{task.eval_splits[0]}_{task.metric}"
+
+    def _build(self) -> nn.Module:
+        from atrous.models.recurrent import build
+
+        return build(self.cfg.model, **model_kwargs(self.task, self.cfg.model, self.cfg.model_kwargs))
+
+    # ---- files ------------------------------------------------------------------------------------------
+
+    def _open(self, resume: bool) -> None:
+        metrics = self.out / "metrics.jsonl"
+        if resume:
+            ckpt = load_checkpoint(self.out / "last.pt", map_location="cpu")
+            if ckpt["world"] != self.ctx.world:
+                raise ConfigError(f"train: resume with as many processes as the run used ({ckpt['world']}), "
+                                  f"got {self.ctx.world}")
+            self.model.load_state_dict(ckpt["state_dict"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+            self.state = ckpt["progress"]
+            if self.state["step"] > self.total:
+                raise ConfigError(f"train: --steps must be at least the {self.state['step']} steps already run, "
+                                  f"got {self.cfg.steps}")
+            set_rng_state(ckpt["rng"][self.ctx.rank])
+            if self.ctx.main:
+                with open(metrics, "r+b") as f:
+                    f.truncate(ckpt["metrics_bytes"])  # drop lines written after the checkpoint
+        else:
+            if (self.out / "last.pt").exists():
+                raise ConfigError(f"train: --out must not hold a run already, got {str(self.out)!r}; resume it "
+                                  f"with --resume {self.out} or choose another --out")
+            seed_everything(self.cfg.seed + self.ctx.rank)  # every rank its own dropout stream
+            if self.ctx.main:
+                self.out.mkdir(parents=True, exist_ok=True)
+                (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2) + "\n")
+                metrics.write_text("")
+        self.ctx.barrier()
+        self.log = open(metrics, "a") if self.ctx.main else None
+
+    def _write(self, line: dict[str, Any]) -> None:
+        if self.log is not None:
+            self.log.write(json.dumps(line) + "\n")
+
+    def _payload(self) -> dict[str, Any]:
+        return {"model": dict(self.model.__dict__["atrous_config"]),
+                "state_dict": self.model.state_dict(), "config": self.cfg.as_dict(),
+                "progress": json.loads(json.dumps(self.state)), "world": self.ctx.world}
+
+    def _save_last(self) -> None:
+        rngs = self.ctx.gather(rng_state())
+        if self.log is not None:
+            self.log.flush()
+            payload = {**self._payload(), "optimizer": self.optimizer.state_dict(),
+                       "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                       "rng": rngs, "metrics_bytes": self.log.tell()}
+            save_checkpoint(self.out / "last.pt", payload)
+
+    # ---- the loop ---------------------------------------------------------------------------------------
+
+    def _evaluate(self, epoch: int) -> None:
+        if self.ctx.main:
+            batch = max(self.cfg.batch_size or 1, 128)
+            metrics = evaluate(self.model, self.task, self.datasets, batch, self.dev)
+            value = metrics[self.headline]
+            best = self.state["best"]
+            improved = best is None or (value > best if self.task.higher_is_better else value < best)
+            if improved:
+                self.state["best"], self.state["best_step"] = value, self.state["step"]
+                save_checkpoint(self.out / "best.pt", {**self._payload(), "metrics": metrics})
+            self.state["metrics"] = metrics
+            self._write({"kind": "eval", "step": self.state["step"], "epoch": epoch, **metrics, "best": improved})
+        self.ctx.barrier()
+
+    def run(self, resume: bool, stop_after: int | None, show: bool) -> dict[str, Any]:
+        self._open(resume)
+        net: nn.Module = self.model
+        if self.ctx.distributed:
+            net = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.dev] if self.dev.type == "cuda"
+                                                      else None)
+        bar = Progress(self.total, self.state["step"], enabled=show and self.ctx.main)
+        st, cfg, ran, status, started = self.state, self.cfg, 0, "finished", time.monotonic()
+        assert cfg.clip is not None
+        try:
+            with _StopSignal() as stopper:
+                while st["step"] < self.total and status == "finished":
+                    self.sampler.start(st["epoch"], st["batch"] * self.local_batch)
+                    for raw in self.loader:
+                        loss = train_step(net, self.task, batch_to(tuple(raw), self.dev), self.optimizer, cfg.clip)
+                        st["step"] += 1
+                        st["batch"] += 1
+                        ran += 1
+                        st["log"][0] += float(loss)
+                        st["log"][1] += 1
+                        step, epoch = st["step"], st["epoch"] + 1
+                        epoch_done, finished = st["batch"] >= self.steps_per_epoch, step >= self.total
+                        if step % cfg.log_every == 0 or epoch_done or finished:
+                            total, count = self.ctx.sum(st["log"], self.dev)
+                            st["log"] = [0.0, 0.0]
+                            self._write({"kind": "train", "step": step, "epoch": epoch, "loss": total / count,
+                                         "lr": self.optimizer.param_groups[0]["lr"],
+                                         "time": round(time.monotonic() - started, 3)})
+                            bar.update(step, epoch=epoch, loss=total / count)
+                        if epoch_done or finished or (cfg.eval_every and step % cfg.eval_every == 0):
+                            self._evaluate(epoch)
+                            bar.message(f"step {step}  epoch {epoch}  " + "  ".join(
+                                f"{k} {v:.4g}" for k, v in st["metrics"].items()))
+                        if epoch_done:
+                            st["epoch"], st["batch"] = epoch, 0
+                            if self.scheduler is not None:
+                                self.scheduler.step()
+                        asked = stopper.requested or (stop_after is not None and ran >= stop_after)
+                        if self.ctx.distributed:
+                            asked = self.ctx.sum([float(asked)], self.dev)[0] > 0
+                        if epoch_done or finished or asked or (cfg.checkpoint_every and
+                                                                step % cfg.checkpoint_every == 0):
+                            self._save_last()
+                        if finished:
+                            break
+                        if asked:
+                            status = "stopped"
+                            break
+        finally:
+            bar.close()
+            if self.log is not None:
+                self.log.close()
+        return self._summary(status)
+
+    def _summary(self, status: str) -> dict[str, Any]:
+        summary = {
+            "task": self.task.name, "model": dict(self.model.__dict__["atrous_config"]),
+            "params": sum(p.numel() for p in self.model.parameters()), "status": status,
+            "step": self.state["step"], "steps": self.total, "epoch": self.state["epoch"],
+            "metrics": self.state["metrics"],
+            "best": {"step": self.state["best_step"], self.headline: self.state["best"]},
+            "out": str(self.out), "world": self.ctx.world,
+        }
+        if self.ctx.main:
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary

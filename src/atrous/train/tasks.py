@@ -1,0 +1,235 @@
+"""The task registry: what a task trains on, the model it sizes, its loss and its metrics.
+
+A :class:`Task` turns the data options into datasets, gives each model family its default settings (Bai et
+al.'s for ``tcn``, a recurrent baseline of about the same parameter count for ``lstm`` and ``gru``), computes
+the training loss of a batch, and the sums that evaluation averages into metrics.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from atrous.errors import ConfigError, bad
+
+__all__ = ["TASKS", "Task", "batch_to", "get_task", "model_kwargs", "trainable_models"]
+
+Batch = tuple[Tensor, ...]
+#: name -> (sum, count): evaluation adds these over batches and reports sum / count
+Scores = dict[str, tuple[float, int]]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One training task. Hyperparameters default to Bai et al. (2018) where the paper or its code gives them."""
+
+    name: str
+    description: str
+    #: (data options) -> {"train": Dataset, <eval split>: Dataset, ...}
+    datasets: Callable[[Mapping[str, Any]], dict[str, Dataset[Any]]]
+    in_channels: int
+    out_channels: int
+    #: (model output (B, C, L), batch) -> mean loss of the batch
+    loss: Callable[[Tensor, Batch], Tensor]
+    #: (model output, batch) -> Scores
+    scores: Callable[[Tensor, Batch], Scores]
+    #: the headline metric (the best checkpoint is chosen on the first eval split's value)
+    metric: str
+    higher_is_better: bool
+    eval_splits: tuple[str, ...]
+    #: default keyword arguments per model family
+    models: Mapping[str, Mapping[str, Any]]
+    #: default training options: epochs, batch_size, lr, optimizer, clip, lr_step
+    hparams: Mapping[str, Any]
+    #: default data options: length, train_size, test_size, ...
+    data: Mapping[str, Any] = field(default_factory=dict)
+    collate: Callable[[list[Any]], Batch] | None = None
+
+
+# ---- losses and scores -------------------------------------------------------------------------------------
+
+
+def _last(out: Tensor) -> Tensor:
+    return out[..., -1]
+
+
+def _adding_loss(out: Tensor, batch: Batch) -> Tensor:
+    return F.mse_loss(_last(out)[:, 0], batch[1])
+
+
+def _adding_scores(out: Tensor, batch: Batch) -> Scores:
+    err = (_last(out)[:, 0] - batch[1]).square()
+    return {"mse": (float(err.sum()), err.numel())}
+
+
+def _copy_loss(out: Tensor, batch: Batch) -> Tensor:
+    return F.cross_entropy(out, batch[1])
+
+
+def _copy_scores(out: Tensor, batch: Batch) -> Scores:
+    y = batch[1]
+    per_seq = F.cross_entropy(out, y, reduction="none").mean(dim=1)
+    recalled = (out[..., -10:].argmax(dim=1) == y[:, -10:]).float()
+    return {"loss": (float(per_seq.sum()), len(y)), "recall_accuracy": (float(recalled.sum()), recalled.numel())}
+
+
+def _class_loss(out: Tensor, batch: Batch) -> Tensor:
+    return F.cross_entropy(_last(out), batch[1])
+
+
+def _class_scores(out: Tensor, batch: Batch) -> Scores:
+    logits, y = _last(out), batch[1]
+    return {"accuracy": (float((logits.argmax(dim=1) == y).sum()), len(y)),
+            "loss": (float(F.cross_entropy(logits, y, reduction="sum")), len(y))}
+
+
+def _music_loss(out: Tensor, batch: Batch) -> Tensor:
+    from atrous.data.music import frame_nll
+
+    return frame_nll(out, batch[1], batch[2]).mean()
+
+
+def _music_scores(out: Tensor, batch: Batch) -> Scores:
+    from atrous.data.music import frame_nll
+
+    nll = frame_nll(out, batch[1], batch[2])
+    return {"nll": (float(nll.sum()), len(nll))}
+
+
+# ---- datasets -------------------------------------------------------------------------------------------------
+
+
+def _adding_data(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
+    from atrous.data.synthetic import AddingProblem
+
+    return {split: AddingProblem(opts["length"], opts[f"{split}_size"], split, opts["data_seed"])
+            for split in ("train", "test")}
+
+
+def _copy_data(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
+    from atrous.data.synthetic import CopyMemory
+
+    return {split: CopyMemory(opts["length"], opts[f"{split}_size"], split, opts["data_seed"])
+            for split in ("train", "test")}
+
+
+def _digits_data(permute: bool) -> Callable[[Mapping[str, Any]], dict[str, Dataset[Any]]]:
+    def make(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
+        from atrous.data.digits import SequentialDigits
+
+        return {split: SequentialDigits(split, permute, opts["data_seed"]) for split in ("train", "test")}
+
+    return make
+
+
+def _music_data(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
+    from atrous.data.music import BachChorales
+
+    return {split: BachChorales(split, opts["data_seed"], opts.get("data_dir"), limit=opts.get("limit"))
+            for split in ("train", "valid", "test")}
+
+
+def _collate_rolls(batch: list[Any]) -> Batch:
+    from atrous.data.music import collate_rolls
+
+    return collate_rolls(batch)
+
+
+# ---- the registry ---------------------------------------------------------------------------------------------
+
+_SEQ = {"epochs": 20, "batch_size": 64, "lr": 2e-3, "optimizer": "adam", "clip": None, "lr_step": 10}
+_DIGIT_MODELS: dict[str, dict[str, Any]] = {
+    # Bai et al.'s sequential-MNIST TCN (8 levels of 25, k = 7, 67K parameters) and ~70K-parameter baselines
+    "tcn": {"channels": [25] * 8, "kernel_size": 7, "dropout": 0.05, "weight_norm": True},
+    "lstm": {"hidden_size": 130}, "gru": {"hidden_size": 150},
+}
+
+TASKS: dict[str, Task] = {
+    "adding": Task(
+        "adding", "adding problem: sum the two marked values of a length-T sequence (MSE)",
+        _adding_data, 2, 1, _adding_loss, _adding_scores, "mse", False, ("test",),
+        # "TCN 8x24, k=8 (70K)" of the paper's Figure 2 (T = 600); baselines of about 70K parameters
+        {"tcn": {"channels": [24] * 8, "kernel_size": 8, "dropout": 0.0, "weight_norm": True},
+         "lstm": {"hidden_size": 130}, "gru": {"hidden_size": 150}},
+        {"epochs": 10, "batch_size": 32, "lr": 2e-3, "optimizer": "adam", "clip": None, "lr_step": None},
+        {"length": 600, "train_size": 50_000, "test_size": 1_000},
+    ),
+    "copy": Task(
+        "copy", "copy memory: repeat 10 symbols after a blank of length T (cross-entropy over every step)",
+        _copy_data, 1, 10, _copy_loss, _copy_scores, "loss", False, ("test",),
+        # "TCN 8x10, k=8 (13K)" of the paper's Figure 4 (T = 1000); baselines of about 16K parameters
+        {"tcn": {"channels": [10] * 8, "kernel_size": 8, "dropout": 0.0, "weight_norm": True},
+         "lstm": {"hidden_size": 60}, "gru": {"hidden_size": 70}},
+        {"epochs": 50, "batch_size": 32, "lr": 5e-4, "optimizer": "rmsprop", "clip": 1.0, "lr_step": None},
+        {"length": 1000, "train_size": 10_000, "test_size": 1_000},
+    ),
+    "digits": Task(
+        "digits", "sequential digits: classify sklearn's 8x8 digits read pixel by pixel (64 steps)",
+        _digits_data(False), 1, 10, _class_loss, _class_scores, "accuracy", True, ("test",), _DIGIT_MODELS, _SEQ,
+    ),
+    "pdigits": Task(
+        "pdigits", "permuted digits: the same with the pixels in a fixed random order",
+        _digits_data(True), 1, 10, _class_loss, _class_scores, "accuracy", True, ("test",), _DIGIT_MODELS, _SEQ,
+    ),
+    "chorales": Task(
+        "chorales", "Bach chorales (music21): predict the next 88-key frame (frame NLL, JSB-style)",
+        _music_data, 88, 88, _music_loss, _music_scores, "nll", False, ("valid", "test"),
+        # the paper's JSB TCN (k = 3, 2 levels of 150, dropout 0.5; 270K) and ~300K-parameter baselines
+        {"tcn": {"channels": [150] * 2, "kernel_size": 3, "dropout": 0.5, "weight_norm": True},
+         "lstm": {"hidden_size": 220}, "gru": {"hidden_size": 260}},
+        {"epochs": 100, "batch_size": 1, "lr": 1e-3, "optimizer": "adam", "clip": 0.4, "lr_step": None},
+        {"limit": None, "data_dir": None},
+        _collate_rolls,
+    ),
+}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise bad("train", "TASK", f"one of {', '.join(TASKS)}", name)
+    return TASKS[name]
+
+
+def trainable_models() -> list[str]:
+    """Models a task can size: the recurrent baselines and the registered causal sequence models."""
+    from atrous.models import list_models
+    from atrous.models.recurrent import RECURRENT
+
+    return sorted({*RECURRENT, *list_models(causal=True)})
+
+
+def _builder_params(name: str) -> list[str]:
+    from atrous.models import model_info
+    from atrous.models.recurrent import RECURRENT
+
+    builder: Any = RECURRENT[name] if name in RECURRENT else model_info(name).builder
+    return list(inspect.signature(builder).parameters)
+
+
+def model_kwargs(task: Task, model: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The keyword arguments that build ``model`` for ``task``: the task's defaults for the family, the
+    task's channel counts, then ``overrides``."""
+    allowed = trainable_models()
+    if model not in allowed:
+        raise bad("train", "--model", f"one of {', '.join(allowed)}", model)
+    params = _builder_params(model)
+    if "in_channels" not in params or "out_channels" not in params:
+        raise ConfigError(f"train: --model {model!r} cannot be sized for a task: it takes no in_channels and "
+                          "out_channels")
+    kwargs: dict[str, Any] = {"in_channels": task.in_channels, "out_channels": task.out_channels,
+                              **task.models.get(model, {}), **(overrides or {})}
+    unknown = [k for k in kwargs if k not in params]
+    if unknown:
+        raise bad("train", "--model-arg", f"an argument of {model!r} ({', '.join(params)})", unknown[0])
+    return kwargs
+
+
+def batch_to(batch: Batch, device: torch.device) -> Batch:
+    return tuple(t.to(device, non_blocking=True) for t in batch)
