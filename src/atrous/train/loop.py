@@ -67,7 +67,7 @@ def train_step(model: nn.Module, task: Task, batch: Batch, optimizer: torch.opti
     are still those of the previous step's ``zero_grad`` (none), so it never clips.
     """
     optimizer.zero_grad(set_to_none=True)
-    loss = task.loss(model(batch[0]), batch)
+    loss = task.loss(task.run(model, batch), batch)
     torch.autograd.backward(loss)
     if clip > 0:
         nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -88,7 +88,7 @@ def evaluate(model: nn.Module, task: Task, datasets: dict[str, Dataset[Any]], ba
                             generator=torch.Generator())
         for raw in loader:
             batch = batch_to(tuple(raw), device)
-            for name, (total, count) in task.scores(model(batch[0]), batch).items():
+            for name, (total, count) in task.scores(task.run(model, batch), batch).items():
                 acc = totals.setdefault(name, [0.0, 0.0])
                 acc[0] += total
                 acc[1] += count

@@ -7,6 +7,7 @@ the training loss of a batch, and the sums that evaluation averages into metrics
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from torch.utils.data import Dataset
 
 from atrous.errors import ConfigError, bad
 
-__all__ = ["TASKS", "Task", "batch_to", "get_task", "model_kwargs", "trainable_models"]
+__all__ = ["TASKS", "Task", "batch_to", "get_task", "list_tasks", "model_kwargs", "register_task", "trainable_models"]
 
 Batch = tuple[Tensor, ...]
 #: name -> (sum, count): evaluation adds these over batches and reports sum / count
@@ -51,6 +52,14 @@ class Task:
     #: default data options: length, train_size, test_size, ...
     data: Mapping[str, Any] = field(default_factory=dict)
     collate: Callable[[list[Any]], Batch] | None = None
+    #: (model, batch) -> model output; default ``model(batch[0])`` (graph tasks also pass the edges)
+    forward: Callable[[Any, Batch], Tensor] | None = None
+    #: the models this task can train (default: the recurrent baselines and every causal registry model)
+    model_names: tuple[str, ...] | None = None
+
+    def run(self, model: Any, batch: Batch) -> Tensor:
+        """The model's output on a batch."""
+        return self.forward(model, batch) if self.forward is not None else model(batch[0])
 
 
 # ---- losses and scores -------------------------------------------------------------------------------------
@@ -191,14 +200,44 @@ TASKS: dict[str, Task] = {
 }
 
 
+#: modules that add application tasks with :func:`register_task` when imported (see docs/train.md)
+FAMILIES: tuple[str, ...] = ()
+_loaded = False
+
+
+def register_task(task: Task) -> Task:
+    """Add ``task`` to the registry; a duplicate name is an error."""
+    if task.name in TASKS:
+        raise ConfigError(f"register_task: a task named {task.name!r} is already registered")
+    TASKS[task.name] = task
+    return task
+
+
+def _load_families() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in FAMILIES:
+            importlib.import_module(module)
+
+
+def list_tasks() -> list[str]:
+    """Names of every task, application tasks included."""
+    _load_families()
+    return list(TASKS)
+
+
 def get_task(name: str) -> Task:
+    _load_families()
     if name not in TASKS:
         raise bad("train", "TASK", f"one of {', '.join(TASKS)}", name)
     return TASKS[name]
 
 
-def trainable_models() -> list[str]:
-    """Models a task can size: the recurrent baselines and the registered causal sequence models."""
+def trainable_models(task: Task | None = None) -> list[str]:
+    """Models ``task`` can size (by default the recurrent baselines and the registered causal models)."""
+    if task is not None and task.model_names is not None:
+        return list(task.model_names)
     from atrous.models import list_models
     from atrous.models.recurrent import RECURRENT
 
@@ -216,7 +255,7 @@ def _builder_params(name: str) -> list[str]:
 def model_kwargs(task: Task, model: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The keyword arguments that build ``model`` for ``task``: the task's defaults for the family, the
     task's channel counts, then ``overrides``."""
-    allowed = trainable_models()
+    allowed = trainable_models(task)
     if model not in allowed:
         raise bad("train", "--model", f"one of {', '.join(allowed)}", model)
     params = _builder_params(model)
