@@ -373,11 +373,10 @@ def test_channels_last_equals_plain(c: dict[str, Any], dtype: torch.dtype, cl_in
     tol = 1e-12 if dtype == torch.float64 else 1e-4
     for g, wnt in zip(got, want):
         torch.testing.assert_close(g, wnt, rtol=tol, atol=tol)
-    # the caller's layout comes back: contiguous stays contiguous, channels-last stays channels-last
-    ref = plain(call, c, x, w, bias)
-    fmt = torch.channels_last if c["dims"] == 2 else torch.channels_last_3d
-    assert (y.is_contiguous(), y.is_contiguous(memory_format=fmt)) == \
-        (ref.is_contiguous(), ref.is_contiguous(memory_format=fmt))
+    # the output is left channels-last, as F.conv*d returns it for channels-last input; the input's gradient
+    # comes back in the input's layout
+    assert y.stride() == plain(call, c, _fastpath.to_channels_last(x), w, bias).stride()
+    assert got[1].stride() == want[1].stride() or (not cl_input and got[1].is_contiguous())
 
 
 @pytest.mark.parametrize(("k", "d", "length", "padding"), [
@@ -401,6 +400,27 @@ def test_fast_paths_gradcheck(path: str) -> None:
     with _fastpath.force_path(path):
         assert torch.autograd.gradcheck(lambda x, w, b: OPS[dims](x, w, b, dilation=3, padding="causal", groups=2),
                                         (x, w, b), fast_mode=True)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 4, 6, 6), (3, 2, 1, 9), (2, 5, 3, 4, 2), (0, 3, 4, 4)])
+def test_to_channels_last(shape: tuple[int, ...]) -> None:
+    fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    y = _fastpath.to_channels_last(x)
+    assert y.shape == x.shape and y.is_contiguous(memory_format=fmt) and torch.equal(y, x)
+    if x.numel():
+        seed = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=fmt)
+        (grad,) = torch.autograd.grad(y, x, seed)
+        assert grad.is_contiguous() and torch.equal(grad, seed)      # the gradient in the input's layout
+        assert torch.autograd.gradcheck(_fastpath.to_channels_last, (x,))
+        assert torch.autograd.gradgradcheck(_fastpath.to_channels_last, (x,))
+    strided = x.detach().movedim(1, -1).contiguous().movedim(-1, 1)[..., ::2]  # neither layout
+    assert torch.equal(_fastpath.to_channels_last(strided), strided)
+    assert _fastpath.to_channels_last(strided).is_contiguous(memory_format=fmt)
+    ready = y.detach()
+    assert _fastpath.to_channels_last(ready) is ready                 # already channels-last: no copy
+    with pytest.raises(ShapeError, match=r"to_channels_last: input must be a 4-D \(B C H W\) or 5-D .*got \(2, 3\)"):
+        _fastpath.to_channels_last(torch.randn(2, 3))
 
 
 def test_candidates() -> None:
@@ -516,6 +536,117 @@ def test_environment_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         assert _fastpath._env_default() is want
     monkeypatch.delenv("ATROUS_CONV_BENCHMARK")
     assert _fastpath._env_default() is False  # off by default: see docs/benchmarks_conv.md
+    auto = "ATROUS_CONV_AUTO_CHANNELS_LAST"
+    for value, want in (("0", False), ("no", False), ("1", True), ("", True)):
+        monkeypatch.setenv(auto, value)
+        assert _fastpath._env_default(auto, True) is want
+    monkeypatch.delenv(auto)
+    assert _fastpath._env_default(auto, True) is True   # the automatic 2-D layout is on by default
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The automatic channels-last layout (the default): measured only where NCHW may fall back to im2col
+
+
+@pytest.fixture
+def auto_only() -> Iterator[None]:
+    """The library's defaults: measuring everything off, the automatic channels-last layout on."""
+    old = set_benchmark(False), _fastpath.set_auto_channels_last(True)
+    yield
+    set_benchmark(old[0])
+    _fastpath.set_auto_channels_last(old[1])
+
+
+def test_auto_measures_only_large_symmetric_2d_padding(measure_everything: list[int], auto_only: None) -> None:
+    x, w = torch.randn(2, 4, 20, 20), torch.randn(4, 4, 3, 3)
+    dilated_conv2d(x, w, dilation=6)                                   # padding 6: no cliff, plain, unmeasured
+    dilated_conv2d(x, w, dilation=8, padding="causal")                # asymmetric: torch pads with F.pad first
+    dilated_conv2d(x.double(), w.double(), dilation=8)                # float64 never runs in oneDNN
+    dilated_conv2d(x.contiguous(memory_format=torch.channels_last), w, dilation=8)   # already channels-last
+    dilated_conv1d(torch.randn(2, 4, 64), torch.randn(4, 4, 3), dilation=8)          # 1-D: only set_benchmark
+    dilated_conv3d(torch.randn(1, 4, 20, 20, 20), torch.randn(4, 4, 3, 3, 3), dilation=8)
+    assert measure_everything == [] and chosen_paths() == []
+    dilated_conv2d(x, w, dilation=(1, 7))                              # padding (1, 1), (7, 7): measured
+    dilated_conv2d(x, w, dilation=3, padding=7)
+    assert len(measure_everything) == 2
+    assert [set(e["times_ms"]) for e in chosen_paths()] == [{"plain", "channels_last"}] * 2
+    old = _fastpath.set_auto_channels_last(False)
+    assert old is True and not _fastpath.auto_channels_last_enabled()
+    dilated_conv2d(x, w, dilation=9)
+    _fastpath.set_auto_channels_last(True)
+    torch.use_deterministic_algorithms(True)
+    try:
+        dilated_conv2d(x, w, dilation=10)        # a timing-dependent choice is no deterministic algorithm
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert len(measure_everything) == 2
+    with pytest.raises(ConfigError, match="set_auto_channels_last: enabled must be True or False, got 'on'"):
+        _fastpath.set_auto_channels_last("on")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def channels_last_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every configuration is measurable, and channels-last is measured clearly faster."""
+    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
+    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+        n: [1.0 if n == "plain" else 0.5] * 3 for n in names})
+
+
+@pytest.mark.parametrize(("batch", "dilation", "padding", "groups", "bias", "layout"), [
+    (2, 7, "same", 1, True, "contiguous"), (1, 12, "same", 2, False, "contiguous"), (3, (8, 2), 9, 1, True, "strided"),
+    (2, 12, 12, 4, True, "strided")])
+def test_auto_channels_last_equals_plain_and_oracle(channels_last_wins: None, auto_only: None, batch: int,
+                                                    dilation: Any, padding: Any, groups: int, bias: bool,
+                                                    layout: str) -> None:
+    g = torch.Generator().manual_seed(batch)
+    base = torch.randn(batch, 11, 10, 4, generator=g)
+    x = base.movedim(-1, 1)[:, :, :9]                 # channels in front, one row cut: neither layout
+    x = x.contiguous() if layout == "contiguous" else x
+    w = torch.randn(8, 4 // groups, 3, 3, generator=g)
+    b = torch.randn(8, generator=g) if bias else None
+    y = dilated_conv2d(x, w, b, dilation=dilation, padding=padding, groups=groups)
+    (entry,) = chosen_paths()
+    assert entry["path"] == "channels_last" and entry["layout"] == layout
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    d = per_axis(dilation, 2)
+    torch.testing.assert_close(y, F.conv2d(x, w, b, 1, padding if isinstance(padding, int) else d, d, groups))
+    close(y, oracle(x, w, b, (1, 1), d, expected_pads((3, 3), d, padding), groups), tol=1e-4)
+    # gradients: every leaf's, in float32 against the plain call, and in float64 by gradcheck
+    c = {"dims": 2, "s": (1, 1), "d": d, "padding": padding, "groups": groups, "axis": None}
+    got, want = grads_of(c, x, w, b), plain(grads_of, c, x, w, b)
+    for a, e in zip(got, want):
+        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
+    assert got[1].is_contiguous() and len(chosen_paths()) == 2          # x's gradient in the caller's layout
+    x64, w64 = x.double().requires_grad_(), w.double().requires_grad_()
+    with _fastpath.force_path("channels_last"):
+        assert torch.autograd.gradcheck(lambda x, w: dilated_conv2d(x, w, dilation=dilation, padding=padding,
+                                                                    groups=groups), (x64, w64), fast_mode=True)
+
+
+def test_auto_channels_last_keeps_plain_when_not_faster(monkeypatch: pytest.MonkeyPatch, auto_only: None) -> None:
+    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
+    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+        n: [1.0, 1.0, 1.0] if n == "plain" else [0.8, 0.85, 1.05] for n in names})    # lost one round
+    x, w = torch.randn(2, 4, 20, 20), torch.randn(4, 4, 3, 3)
+    y = dilated_conv2d(x, w, dilation=12)
+    assert [e["path"] for e in chosen_paths()] == ["plain"] and y.is_contiguous()
+    assert torch.equal(y, F.conv2d(x, w, None, 1, 12, 12))
+
+
+def test_conv_path(channels_last_wins: None, auto_only: None) -> None:
+    from atrous.functional.conv import conv_path
+
+    x, w = torch.randn(2, 4, 20, 20), torch.randn(4, 4, 3, 3)
+    assert conv_path(x, w, dilation=12) == "channels_last" and len(chosen_paths()) == 1
+    assert dilated_conv2d(x, w, dilation=12).is_contiguous(memory_format=torch.channels_last)
+    assert len(chosen_paths()) == 1                                    # the conv took the cached choice
+    assert conv_path(x, w, dilation=2) == "plain"
+    assert conv_path(x.contiguous(memory_format=torch.channels_last), w, dilation=12) == "plain"
+    assert conv_path(x, torch.randn(4, 3, 3, 3), dilation=12) == "plain"   # would raise in the conv
+    assert conv_path(x, w, dilation=0) == "plain"
+    assert conv_path(x[0], w, dilation=12) == "plain"
+    with _fastpath.force_path("plain"):
+        assert conv_path(x, w, dilation=12) == "plain"
 
 
 def test_measured_choice_equals_plain_on_a_real_size() -> None:
@@ -532,3 +663,19 @@ def test_measured_choice_equals_plain_on_a_real_size() -> None:
     ref.sum().backward()
     torch.testing.assert_close(y, ref)
     torch.testing.assert_close(g, w.grad)
+
+
+def test_shared_input_is_measured_apart(measure_everything: list[int], auto_only: None) -> None:
+    """ASPP's question (channels-last after one shared conversion) is measured for real, forward and forward +
+    backward, and cached apart from the convolution's own choice."""
+    from atrous.functional.conv import conv_path
+
+    x, w = torch.randn(2, 4, 20, 20), torch.randn(4, 4, 3, 3, requires_grad=True)
+    with torch.no_grad():
+        assert conv_path(x, w, dilation=12, shared_input=True) in ("plain", "channels_last")
+        dilated_conv2d(x, w, dilation=12)
+    conv_path(x, w, dilation=12, shared_input=True)                   # training: a configuration of its own
+    assert w.grad is None and len(measure_everything) == 3
+    assert [(e["shared_input"], e["backward"]) for e in chosen_paths()] == [(True, False), (False, False),
+                                                                          (True, True)]
+    assert all(set(e["times_ms"]) == {"plain", "channels_last"} for e in chosen_paths())

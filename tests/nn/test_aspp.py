@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import warnings
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -13,6 +15,7 @@ from torch import nn
 from atrous import rf
 from atrous.analysis.trace import trace
 from atrous.errors import ConfigError
+from atrous.functional import _fastpath
 from atrous.nn.aspp import ASPP
 from atrous.nn.conv import DilatedConv2d
 
@@ -192,3 +195,65 @@ def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
     args: dict[str, object] = {"in_channels": 2} | kwargs
     with pytest.raises(ConfigError, match=match):
         ASPP(**args)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def channels_last_wins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The library's defaults, every conv large enough to measure, and channels-last measured clearly faster."""
+    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
+    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+        n: [1.0 if n == "plain" else 0.5] * 3 for n in names})
+    old = _fastpath.set_benchmark(False), _fastpath.set_auto_channels_last(True)
+    _fastpath.clear_chosen_paths()
+    yield
+    _fastpath.clear_chosen_paths()
+    _fastpath.set_benchmark(old[0])
+    _fastpath.set_auto_channels_last(old[1])
+
+
+@pytest.mark.parametrize("separable", [False, True])
+@pytest.mark.parametrize("training", [False, True])
+def test_channels_last_layout_equals_nchw(channels_last_wins: None, monkeypatch: pytest.MonkeyPatch,
+                                          separable: bool, training: bool) -> None:
+    """Where the widest branch is faster channels-last, the input is converted once, every branch, the
+    concatenation and the fusion run channels-last, and the output (channels-last) and every gradient equal the
+    same module run NCHW."""
+    torch.manual_seed(4)
+    aspp = ASPP(4, 6, rates=(2, 7), separable=separable, dropout=0.0).train(training)
+    twin = copy.deepcopy(aspp)   # the same weights and BatchNorm statistics, run NCHW
+    conversions: list[int] = []
+    real = _fastpath._nchw_to_nhwc
+    monkeypatch.setattr(_fastpath, "_nchw_to_nhwc", lambda t: conversions.append(1) or real(t))
+    fused_input: list[torch.Tensor] = []
+    aspp.project[0].register_forward_pre_hook(lambda m, args: fused_input.append(args[0]))
+    x = torch.randn(2, 4, 17, 15, requires_grad=True)
+    y = aspp(x)
+    assert len(conversions) == 1
+    assert fused_input[0].is_contiguous(memory_format=torch.channels_last) and not fused_input[0].is_contiguous()
+    assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    with _fastpath.force_path("plain"):
+        want = twin(x)
+    assert want.is_contiguous() and len(conversions) == 1
+    torch.testing.assert_close(y, want, rtol=1e-5, atol=1e-5)
+    seed = torch.randn_like(want)
+    y.backward(seed)
+    (x_grad,) = torch.autograd.grad(want, [x], seed, retain_graph=True)
+    want.backward(seed)
+    torch.testing.assert_close(x.grad, 2 * x_grad, rtol=1e-5, atol=1e-5)   # x.grad holds both backward passes
+    for (name, p), q in zip(aspp.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-4, atol=1e-5, msg=name)
+    if training:
+        for a, b in zip(aspp.buffers(), twin.buffers()):
+            torch.testing.assert_close(a, b)
+
+
+def test_layout_follows_the_input_without_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small maps are never measured: NCHW in, NCHW out; channels-last in, channels-last out, same values."""
+    monkeypatch.setattr(_fastpath, "_measure", lambda *args: pytest.fail("measured a small ASPP"))
+    torch.manual_seed(5)
+    aspp = ASPP(4, 6, output_stride=16).eval()
+    x = torch.randn(2, 4, 40, 40)
+    y = aspp(x)
+    y_cl = aspp(x.contiguous(memory_format=torch.channels_last))
+    assert y.is_contiguous() and y_cl.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, y_cl, rtol=1e-5, atol=1e-5)

@@ -200,3 +200,35 @@ def test_repr_and_reset() -> None:
     old = m.weight.detach().clone()
     m.reset_parameters()
     assert not torch.equal(old, m.weight)
+
+
+def test_auto_channels_last_equals_torch_conv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default: where channels-last is measured clearly faster (here: always, and every conv is large enough
+    to measure), a padding >= 7 gives a channels-last output equal to nn.Conv2d's, gradients included; a padding
+    of 6 never measures and keeps the plain call's layout."""
+    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
+    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+        n: [1.0 if n == "plain" else 0.5] * 3 for n in names})
+    old = _fastpath.set_benchmark(False), _fastpath.set_auto_channels_last(True)
+    _fastpath.clear_chosen_paths()
+    try:
+        for rate, fast in ((12, True), (6, False), (7, True)):
+            torch.manual_seed(rate)
+            ours = DilatedConv2d(4, 6, 3, dilation=rate)
+            theirs = nn.Conv2d(4, 6, 3, dilation=rate, padding=rate)
+            theirs.load_state_dict(ours.state_dict())
+            x = torch.randn(2, 4, 30, 26, requires_grad=True)
+            y, want = ours(x), theirs(x)
+            assert y.is_contiguous(memory_format=torch.channels_last) is fast and y.is_contiguous() is not fast
+            torch.testing.assert_close(y, want)
+            seed = torch.randn_like(want)
+            got = torch.autograd.grad(y, [x, ours.weight, ours.bias], seed)
+            ref = torch.autograd.grad(want, [x, theirs.weight, theirs.bias], seed)
+            for a, b in zip(got, ref):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)   # sums over 1560 positions, float32
+            assert got[0].is_contiguous()        # the input's gradient in the input's layout
+        assert [e["dilation"][0] for e in _fastpath.chosen_paths()] == [12, 7]
+    finally:
+        _fastpath.clear_chosen_paths()
+        _fastpath.set_benchmark(old[0])
+        _fastpath.set_auto_channels_last(old[1])

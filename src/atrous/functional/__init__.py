@@ -1,6 +1,14 @@
 """Stateless torch ops for dilated networks: convolutions, graph gathers, losses."""
 
-from atrous.functional._fastpath import benchmark_enabled, chosen_paths, clear_chosen_paths, set_benchmark
+from atrous.functional._fastpath import (
+    auto_channels_last_enabled,
+    benchmark_enabled,
+    chosen_paths,
+    clear_chosen_paths,
+    set_auto_channels_last,
+    set_benchmark,
+    to_channels_last,
+)
 from atrous.functional.conv import dilated_conv1d, dilated_conv2d, dilated_conv3d, resolve_padding
 from atrous.functional.graph import (
     dilated_graph_conv,
@@ -12,6 +20,7 @@ from atrous.functional.graph import (
 from atrous.functional.losses import shift_consistency_loss
 
 __all__ = [
+    "auto_channels_last_enabled",
     "benchmark_enabled",
     "chosen_paths",
     "clear_chosen_paths",
@@ -24,6 +33,8 @@ __all__ = [
     "graph_conv",
     "hop_edges",
     "resolve_padding",
+    "set_auto_channels_last",
     "set_benchmark",
     "shift_consistency_loss",
+    "to_channels_last",
 ]

@@ -13,18 +13,31 @@ The alternatives give the plain call's results up to float rounding (the 1-D fol
 * ``"fold2d"`` (1-D, stride 1, dilation >= 2): pad ``(B, C, L)`` to a multiple of the dilation ``d``, view it as
   ``(B, C, L / d, d)`` and run an undilated ``(k, 1)`` 2-D convolution: each column is one phase of the
   dilated signal. The output is the same memory read as ``(B, C_out, L_out)``.
-* ``"channels_last"`` (2-D and 3-D): run the convolution in the channels-last layout, where oneDNN keeps its
-  fast direct kernels at large rates while contiguous (NCHW) input falls back to an im2col GEMM. The result
-  comes back in the caller's layout (contiguous for contiguous input).
+* ``"channels_last"`` (2-D and 3-D, input not yet channels-last): convert the input to the channels-last layout
+  (:func:`to_channels_last`) and run the convolution there, where oneDNN keeps its direct (brgemm) kernels
+  while an NCHW input with a padding of 7 or more falls back to an im2col GEMM, about 1.8x slower. The output
+  is left channels-last: same shape and values, channels-last strides, exactly what ``F.conv2d`` returns for a
+  channels-last input. Converting it back would cost about as much as the layout saves; every torch op
+  downstream accepts it, and the next layer (or the next branch of an ASPP) then runs channels-last for free.
+  Code that calls ``.view`` on the output needs ``.reshape`` (or ``.contiguous()``) instead.
+
+Two switches decide what is measured:
+
+* :func:`set_auto_channels_last` (default on; ``ATROUS_CONV_AUTO_CHANNELS_LAST=0`` turns it off): only the
+  ``"channels_last"`` alternative of 2-D float32 convolutions whose (symmetric) padding is at least
+  ``_CLIFF_PAD`` on some axis, the configurations where the NCHW call may hit oneDNN's im2col fallback. Smaller
+  paddings, 1-D and 3-D convolutions take the plain call, unmeasured.
+* :func:`set_benchmark` (default off; ``ATROUS_CONV_BENCHMARK=1``): every alternative of every configuration.
 
 Measuring is skipped, and the plain call taken, for small convolutions (fewer than ``_MIN_WORK``
 multiply-adds, where the plain call is cheap and measuring would cost more than it saves), off the CPU, for
 non-float dtypes and tensor subclasses, under a ``TorchFunctionMode`` (analysis rewrites the ops it sees),
-autocast, ``torch.jit`` scripting and ``torch.compile``, and after ``_MAX_KEYS`` distinct configurations (a
-model fed ever-changing lengths should not keep measuring).
+autocast, ``torch.jit`` scripting and ``torch.compile``, with ``torch.use_deterministic_algorithms(True)`` (a
+measured choice depends on timing, and paths differ in float rounding), and after ``_MAX_KEYS`` distinct
+configurations (a model fed ever-changing sizes should not keep measuring).
 
->>> prev = set_benchmark(True)         # measure and take the fastest path per configuration
->>> set_benchmark(prev)               # back to the default: the plain F.conv*d call everywhere
+>>> prev = set_benchmark(True)         # measure and take the fastest path for every configuration
+>>> set_benchmark(prev)               # back to the default: only the 2-D channels-last layout is measured
 True
 """
 
@@ -43,15 +56,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from atrous.errors import ConfigError
+from atrous.errors import ConfigError, ShapeError
 
-__all__ = ["PATHS", "Choice", "benchmark_enabled", "candidates", "chosen_paths", "clear_chosen_paths", "conv",
-           "force_path", "set_benchmark"]
+__all__ = ["PATHS", "Choice", "auto_channels_last_enabled", "benchmark_enabled", "candidates", "choose",
+           "chosen_paths", "clear_chosen_paths", "conv", "force_path", "set_auto_channels_last", "set_benchmark",
+           "to_channels_last"]
 
 Pads = tuple[tuple[int, int], ...]
 PathFn = Callable[[Tensor, Tensor, "Tensor | None", tuple[int, ...], tuple[int, ...], Pads, int], Tensor]
 
 _ENV = "ATROUS_CONV_BENCHMARK"
+_ENV_AUTO = "ATROUS_CONV_AUTO_CHANNELS_LAST"
+_CLIFF_PAD = 7           # oneDNN's NCHW direct kernel takes paddings up to 6 here; from 7 it may fall back to im2col
 _MIN_WORK = 1 << 25      # multiply-adds: below this (~0.2 ms of oneDNN time) the plain call is always taken
 _MAX_KEYS = 256          # distinct configurations measured per process; later new ones take the plain call
 _MARGIN = 0.9            # an alternative must take at most 90% of the plain call's time (median) to be chosen,
@@ -97,9 +113,83 @@ def _fold2d(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dil
 
 def _channels_last(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...],
                    pads: Pads, groups: int) -> Tensor:
+    # the weight stays as it is: torch converts it to the input's layout inside the call (it is small)
+    return _plain(to_channels_last(x), w, b, stride, dilation, pads, groups)  # the output stays channels-last
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The layout conversion. ``x.contiguous(memory_format=torch.channels_last)`` runs a generic strided copy whose
+# inner loop reads the channels H*W apart; one 2-D transpose per sample, ``(C, H*W) -> (H*W, C)``, which torch
+# copies in 60x60 blocks, moves the same data about twice as fast (docs/benchmarks_conv.md).
+
+
+def _nchw_to_nhwc(x: Tensor) -> Tensor:
+    batch, channels, *space = x.shape
+    out = torch.empty((batch, *space, channels), dtype=x.dtype, device=x.device)
+    if x.is_contiguous():
+        src, dst = x.reshape(batch, channels, -1), out.view(batch, -1, channels)
+        for i in range(batch):
+            dst[i].copy_(src[i].t())
+    else:
+        out.copy_(x.movedim(1, -1))
+    return out.movedim(-1, 1)
+
+
+def _nhwc_to_nchw(y: Tensor) -> Tensor:
+    batch, channels = y.shape[:2]
+    out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
+    if y.is_contiguous(memory_format=_FORMATS[y.dim() - 2]):
+        src, dst = y.movedim(1, -1).reshape(batch, -1, channels), out.view(batch, channels, -1)
+        for i in range(batch):
+            dst[i].copy_(src[i].t())
+    else:
+        out.copy_(y)
+    return out
+
+
+class _ToChannelsLast(torch.autograd.Function):
+    """Contiguous (or strided) to channels-last; the gradient goes back contiguous, the input's layout."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return _nchw_to_nhwc(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return _ToContiguous.apply(grad) if not grad.is_contiguous() else grad
+
+
+class _ToContiguous(torch.autograd.Function):
+    """The inverse of :class:`_ToChannelsLast` (its backward, so that double backward works too)."""
+
+    @staticmethod
+    def forward(ctx: Any, y: Tensor) -> Tensor:
+        return _nhwc_to_nchw(y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return to_channels_last(grad)
+
+
+def to_channels_last(x: Tensor) -> Tensor:
+    """``x`` in the channels-last layout (``torch.channels_last``, or ``channels_last_3d`` for 5-D): the same
+    shape and values, stored channel-innermost. A channels-last ``x`` comes back as it is. Faster than
+    ``x.contiguous(memory_format=...)`` for contiguous input; the gradient flows back in the contiguous layout.
+
+    >>> x = torch.randn(2, 3, 4, 5)
+    >>> y = to_channels_last(x)
+    >>> y.is_contiguous(memory_format=torch.channels_last), torch.equal(x, y)
+    (True, True)
+    """
+    if not isinstance(x, Tensor) or x.dim() not in (4, 5):
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ShapeError(f"to_channels_last: input must be a 4-D (B C H W) or 5-D (B C D H W) tensor, got {shape}")
     fmt = _FORMATS[x.dim() - 2]
-    y = _plain(x.contiguous(memory_format=fmt), w.contiguous(memory_format=fmt), b, stride, dilation, pads, groups)
-    return y.contiguous()  # only taken for input that is not channels-last: give the caller its layout back
+    if x.is_contiguous(memory_format=fmt) or x.numel() == 0:
+        return x.contiguous(memory_format=fmt)
+    if x.is_floating_point() and torch.is_grad_enabled() and x.requires_grad:
+        return _ToChannelsLast.apply(x)  # type: ignore[no-any-return]
+    return _nchw_to_nhwc(x)
 
 
 #: Every path by name; each returns the plain call's result (up to float rounding) where it applies.
@@ -123,12 +213,22 @@ def candidates(x: Tensor, w: Tensor, stride: tuple[int, ...], dilation: tuple[in
     return ["channels_last"] if _layout(x) != "channels_last" else []
 
 
+def _may_hit_cliff(x: Tensor, pads: Pads) -> bool:
+    """Whether the automatic channels-last choice measures this configuration: a 2-D float32 convolution that
+    torch pads itself (symmetric padding) by at least ``_CLIFF_PAD`` on some axis. oneDNN's direct NCHW kernel
+    rejects such paddings for many shapes (REFERENCES §D: ``x64:gemm:jit`` from padding 7 for 64 channels,
+    3×3, at any dilation); which shapes exactly depends on its register blocking, hence the measurement."""
+    return (x.dim() == 4 and x.dtype == torch.float32 and all(left == right for left, right in pads)
+            and max(left for left, _ in pads) >= _CLIFF_PAD)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The switch and the cache
 
 
-def _env_default() -> bool:
-    return os.environ.get(_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+def _env_default(name: str = _ENV, default: bool = False) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -148,6 +248,7 @@ class Choice:
     threads: int
     path: str
     times_ms: dict[str, float] = field(default_factory=dict)
+    shared_input: bool = False  # measured for a caller that converts the input once for several convolutions
 
     @property
     def speedup(self) -> float:
@@ -159,12 +260,14 @@ class Choice:
                 "dtype": self.dtype, "layout": self.layout, "stride": list(self.stride),
                 "dilation": list(self.dilation), "padding": [list(p) for p in self.padding], "groups": self.groups,
                 "backward": self.backward, "threads": self.threads, "path": self.path,
-                "times_ms": {k: round(v, 4) for k, v in self.times_ms.items()}, "speedup": round(self.speedup, 4)}
+                "times_ms": {k: round(v, 4) for k, v in self.times_ms.items()}, "speedup": round(self.speedup, 4),
+                "shared_input": self.shared_input}
 
 
 class _State:
     def __init__(self) -> None:
         self.enabled = _env_default()
+        self.auto = _env_default(_ENV_AUTO, True)
         self.forced: str | None = None
         self.cache: dict[tuple[Any, ...], Choice] = {}
         self.lock = threading.Lock()
@@ -176,9 +279,10 @@ _STATE = _State()
 def set_benchmark(enabled: bool) -> bool:
     """Turn measuring (and taking) the fastest path on or off for every dilated conv; returns the old setting.
 
-    Off, every call is the plain ``F.conv*d`` call. The default is off unless the environment variable
-    ``ATROUS_CONV_BENCHMARK`` is ``1``: on the shared 2-vCPU machine this was built on, measurements of a few
-    calls were too noisy to show that the choice is never slower (docs/benchmarks_conv.md).
+    Off, only the automatic channels-last choice is measured (:func:`set_auto_channels_last`); every other
+    call is the plain ``F.conv*d`` call. The default is off unless the environment variable
+    ``ATROUS_CONV_BENCHMARK`` is ``1``: on the shared 2-vCPU machine this was built on, the 1-D fold's gains
+    (~10-20%, fwd+bwd) were within the noise of a few measured calls (docs/benchmarks_conv.md).
     """
     if not isinstance(enabled, bool):
         raise ConfigError(f"set_benchmark: enabled must be True or False, got {enabled!r}")
@@ -189,6 +293,23 @@ def set_benchmark(enabled: bool) -> bool:
 def benchmark_enabled() -> bool:
     """Whether dilated convs measure and take the fastest path (see :func:`set_benchmark`)."""
     return _STATE.enabled
+
+
+def set_auto_channels_last(enabled: bool) -> bool:
+    """Turn the automatic channels-last layout for 2-D convolutions with large padding on or off; returns the
+    old setting. On (the default, unless ``ATROUS_CONV_AUTO_CHANNELS_LAST=0``), such a convolution on an NCHW
+    input measures once whether converting to channels-last is clearly faster, and if so returns a
+    channels-last output from then on. Off, those calls are the plain ``F.conv2d`` call, NCHW in and out."""
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"set_auto_channels_last: enabled must be True or False, got {enabled!r}")
+    old, _STATE.auto = _STATE.auto, enabled
+    return old
+
+
+def auto_channels_last_enabled() -> bool:
+    """Whether 2-D convolutions with large padding may choose the channels-last layout (see
+    :func:`set_auto_channels_last`)."""
+    return _STATE.auto
 
 
 def chosen_paths() -> list[dict[str, Any]]:
@@ -251,9 +372,22 @@ def _work(x: Tensor, w: Tensor, stride: tuple[int, ...], dilation: tuple[int, ..
 
 
 def _measure(names: list[str], x: Tensor, w: Tensor, b: Tensor | None, args: tuple[Any, ...],
-             grads: tuple[bool, bool, bool] | None) -> dict[str, list[float]]:
+             grads: tuple[bool, bool, bool] | None, shared_input: bool = False) -> dict[str, list[float]]:
     """Seconds per call of each path on these tensors, one per round (forward, or forward + backward when
-    ``grads``); the rounds interleave the paths, so that drift on a shared machine hits all of them alike."""
+    ``grads``); the rounds interleave the paths, so that drift on a shared machine hits all of them alike.
+    With ``shared_input``, ``"channels_last"`` is timed on an input converted beforehand: the caller converts
+    once for several convolutions."""
+    paths = dict(PATHS)
+    if shared_input:
+        ready: list[Tensor] = []
+
+        def converted(x: Tensor, w: Tensor, b: Tensor | None, *args: Any) -> Tensor:
+            if not ready:
+                ready.append(to_channels_last(x.detach()).requires_grad_(x.requires_grad))
+            ready[0].grad = None
+            return _plain(ready[0], w, b, *args)
+
+        paths["channels_last"] = converted
     if grads is None:
         def run(fn: PathFn) -> None:
             with torch.no_grad():
@@ -276,14 +410,14 @@ def _measure(names: list[str], x: Tensor, w: Tensor, b: Tensor | None, args: tup
     first = 0.0
     for name in names:  # warm up: oneDNN builds its primitives on the first call
         t0 = time.perf_counter()
-        run(PATHS[name])
+        run(paths[name])
         first += time.perf_counter() - t0
     rounds = max(_MIN_ROUNDS, min(_MAX_ROUNDS, int(_BUDGET_S / (first or 1e-9))))
     times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            run(PATHS[name])
+            run(paths[name])
             times[name].append(time.perf_counter() - t0)
     return times
 
@@ -298,33 +432,43 @@ def _decide(times: dict[str, list[float]]) -> str:
     return best if wins else "plain"
 
 
-def conv(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...], pads: Pads,
-         groups: int) -> Tensor:
-    """The convolution by the fastest path measured for this configuration (see the module docstring)."""
+def choose(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...], pads: Pads,
+           groups: int, shared_input: bool = False) -> str:
+    """The name of the path that :func:`conv` takes for these arguments, measuring it first if this
+    configuration is new (see the module docstring). ``shared_input``: the caller converts ``x`` once for
+    several convolutions (ASPP's branches), so channels-last is measured without the conversion."""
     args = (stride, dilation, pads, groups)
     forced = _STATE.forced
-    if not (_STATE.enabled or forced) or not _eligible(x, w, b):
-        return _plain(x, w, b, *args)
+    if not (_STATE.enabled or _STATE.auto or forced) or not _eligible(x, w, b):
+        return "plain"
     names = candidates(x, w, stride, dilation, pads)
     if forced is not None:
-        return PATHS[forced](x, w, b, *args) if forced in names else _plain(x, w, b, *args)
-    if not names or _work(x, w, stride, dilation, pads) < _MIN_WORK:
-        return _plain(x, w, b, *args)
+        return forced if forced in names else "plain"
+    if not _STATE.enabled:
+        names = [n for n in names if n == "channels_last" and _STATE.auto and _may_hit_cliff(x, pads)]
+    if not names or _work(x, w, stride, dilation, pads) < _MIN_WORK or torch.are_deterministic_algorithms_enabled():
+        return "plain"
     grads = None
     if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
         grads = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
     key = (tuple(x.shape), tuple(w.shape), b is not None, x.dtype, _layout(x), stride, dilation, pads, groups,
-           grads, torch.get_num_threads())
+           grads, torch.get_num_threads(), tuple(names), shared_input)
     choice = _STATE.cache.get(key)
     if choice is None:
         if len(_STATE.cache) >= _MAX_KEYS:
-            return _plain(x, w, b, *args)
-        times = _measure(["plain", *names], x, w, b, args, grads)
+            return "plain"
+        times = _measure(["plain", *names], x, w, b, args, grads, shared_input)
         path = _decide(times)
         med = {n: statistics.median(v) for n, v in times.items()}
         choice = Choice(f"conv{x.dim() - 2}d", tuple(x.shape), tuple(w.shape), str(x.dtype).replace("torch.", ""),
                         _layout(x), stride, dilation, pads, groups, grads is not None, torch.get_num_threads(),
-                        path, {n: t * 1e3 for n, t in med.items()})
+                        path, {n: t * 1e3 for n, t in med.items()}, shared_input)
         with _STATE.lock:
-            _STATE.cache.setdefault(key, choice)
-    return PATHS[choice.path](x, w, b, *args)
+            choice = _STATE.cache.setdefault(key, choice)
+    return choice.path
+
+
+def conv(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilation: tuple[int, ...], pads: Pads,
+         groups: int) -> Tensor:
+    """The convolution by the path :func:`choose` picks for this configuration (see the module docstring)."""
+    return PATHS[choose(x, w, b, stride, dilation, pads, groups)](x, w, b, stride, dilation, pads, groups)

@@ -4,10 +4,14 @@ the span is even), ``"causal"`` (along one chosen axis in N-D), ``"valid"``, int
 The arithmetic of the padding words is :mod:`atrous.rf.layer`'s, so a layer's receptive field and its
 computation can never disagree.
 
-With ``set_benchmark(True)`` (or ``ATROUS_CONV_BENCHMARK=1``), each call on the CPU takes the fastest of a few
-paths that give the same result (the plain ``F.conv*d`` call, a 1-D fold to an undilated 2-D conv, the
-channels-last layout), measured once per configuration and cached; :func:`chosen_paths` shows what was chosen
-(see :mod:`atrous.functional._fastpath`). Off by default: every call is then the plain ``F.conv*d`` call.
+On the CPU, a 2-D convolution with a padding of 7 or more on an NCHW input measures once (per configuration)
+whether the channels-last layout is clearly faster, where oneDNN's NCHW kernel falls back to im2col, and if so
+runs there and returns a **channels-last output** (same shape and values, channels-last strides, as ``F.conv2d``
+gives for channels-last input); :func:`set_auto_channels_last` turns this off. With ``set_benchmark(True)`` (or
+``ATROUS_CONV_BENCHMARK=1``), every call measures all the paths that give the same result (the plain
+``F.conv*d`` call, a 1-D fold to an undilated 2-D conv, the channels-last layout). :func:`chosen_paths` shows
+what was measured and chosen (see :mod:`atrous.functional._fastpath`). Every other call is the plain
+``F.conv*d`` call.
 """
 
 from __future__ import annotations
@@ -20,11 +24,20 @@ from torch import Tensor, fx
 
 from atrous.errors import ConfigError, ShapeError
 from atrous.functional import _fastpath
-from atrous.functional._fastpath import benchmark_enabled, chosen_paths, clear_chosen_paths, set_benchmark
+from atrous.functional._fastpath import (
+    auto_channels_last_enabled,
+    benchmark_enabled,
+    chosen_paths,
+    clear_chosen_paths,
+    set_auto_channels_last,
+    set_benchmark,
+    to_channels_last,
+)
 from atrous.rf.layer import conv as conv_spec
 
-__all__ = ["benchmark_enabled", "chosen_paths", "clear_chosen_paths", "dilated_conv1d", "dilated_conv2d",
-           "dilated_conv3d", "resolve_padding", "set_benchmark"]
+__all__ = ["auto_channels_last_enabled", "benchmark_enabled", "chosen_paths", "clear_chosen_paths", "conv_path",
+           "dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "resolve_padding", "set_auto_channels_last",
+           "set_benchmark", "to_channels_last"]
 
 
 def resolve_padding(kernel_size: Sequence[int], stride: Any, dilation: Any, padding: Any,
@@ -88,6 +101,35 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
     if torch.jit.is_scripting():  # type: ignore[attr-defined]
         return _fastpath.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
     return _fastpath.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
+
+
+def conv_path(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, dilation: Any = 1,
+              padding: Any = "same", groups: int = 1, causal_axis: int | None = None,
+              shared_input: bool = False) -> str:
+    """The path ``dilated_conv{1,2,3}d`` takes for these arguments here: ``"plain"`` (the ``F.conv*d`` call),
+    ``"channels_last"`` (channels-last output) or ``"fold2d"``; a new configuration is measured first, exactly as
+    the convolution itself would. For modules that keep a layout across several convolutions (``ASPP``): with
+    ``shared_input=True`` the channels-last path is measured without converting ``x`` (the module converts it
+    once for all its convolutions), and the choice is cached apart from the convolution's own.
+    Arguments that the convolution would reject give ``"plain"``; the convolution raises.
+
+    >>> conv_path(torch.randn(1, 2, 8, 8), torch.randn(2, 2, 3, 3), dilation=12)   # too small to measure
+    'plain'
+    """
+    dims = x.dim() - 2 if isinstance(x, Tensor) and not isinstance(x, fx.Proxy) else 0
+    if dims not in (1, 2, 3) or not isinstance(weight, Tensor) or weight.dim() != dims + 2 or \
+            torch.jit.is_scripting():  # type: ignore[attr-defined]
+        return "plain"
+    try:
+        k = tuple(int(s) for s in weight.shape[2:])
+        pads = resolve_padding(k, stride, dilation, padding, causal_axis if dims > 1 else None)
+        spec = conv_spec(k, stride, dilation, pads, dims=dims)
+        spec.output_length(tuple(int(n) for n in x.shape[2:]))
+    except (ConfigError, ShapeError):
+        return "plain"
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 or x.shape[1] != weight.shape[1] * groups:
+        return "plain"
+    return _fastpath.choose(x, weight, bias, spec.stride, spec.dilation, pads, groups, shared_input is True)
 
 
 def dilated_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, dilation: int = 1,

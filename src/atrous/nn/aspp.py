@@ -4,6 +4,11 @@ Rates and output stride are coupled: a 3×3 branch at rate ``r`` spans ``2r + 1`
 ``(2r + 1) * output_stride`` input pixels, so DeepLab uses rates 6, 12, 18 at output stride 16 and 12, 24, 36
 at output stride 8 (the same field in image pixels). :class:`ASPP` derives them from ``output_stride`` and
 warns when a rate's span exceeds the feature map it runs on (the branch then reads mostly zero padding).
+
+Layout: on the CPU, where the widest atrous branch is measured faster in the channels-last layout (oneDNN's
+NCHW kernel falls back to im2col at paddings >= 7; see :mod:`atrous.functional._fastpath`), ASPP converts its
+input to channels-last once and runs every branch, the concatenation and the fusion there: the conversion is
+paid once for five branches, and the output is left channels-last (same values, channels-last strides).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from torch import Tensor, fx, nn
 
 from atrous import rf
 from atrous.errors import bad
+from atrous.functional import conv as _F
 from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import DilatedConv2d
 
@@ -66,7 +72,8 @@ class ASPP(ReceptiveFieldMixin, nn.Module):
         or width.
 
     Shape:
-        ``(B, C_in, H, W) -> (B, C_out, H, W)``.
+        ``(B, C_in, H, W) -> (B, C_out, H, W)``. The output is channels-last when the input is, or when the
+        widest atrous branch chose that layout (see the module docstring); otherwise contiguous.
 
     >>> aspp = ASPP(32, 16, output_stride=8).eval()
     >>> aspp.rates, aspp(torch.randn(2, 32, 80, 80)).shape
@@ -144,13 +151,32 @@ class ASPP(ReceptiveFieldMixin, nn.Module):
                       stacklevel=5)
 
     def forward(self, x: Tensor) -> Tensor:
+        channels_last = False
         if isinstance(x, Tensor) and not isinstance(x, fx.Proxy) and x.dim() == 4 and \
                 not torch.compiler.is_compiling():
             self._check_span(int(x.shape[-2]), int(x.shape[-1]))
+            if self._widest_prefers_channels_last(x):
+                x = _F.to_channels_last(x)  # once for every branch; each conv then runs channels-last as it is
+            channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         outs = [self.branch1x1(x), *(branch(x) for branch in self.atrous)]
         if self.pool is not None:
-            outs.append(self._image_pooling(x, self.pool).expand_as(outs[0]))
+            pooled = self._image_pooling(x, self.pool).expand_as(outs[0])
+            if channels_last:  # torch.cat keeps its fast channels-last copy only when every input is channels-last
+                pooled = pooled.contiguous(memory_format=torch.channels_last)
+            outs.append(pooled)
         return self.project(torch.cat(outs, dim=1))  # type: ignore[no-any-return]
+
+    def _widest_prefers_channels_last(self, x: Tensor) -> bool:
+        """Whether the largest-rate branch's convolution is clearly faster channels-last on ``x``, measured once
+        per input configuration by :mod:`atrous.functional` without the conversion, which ASPP pays once for all
+        its branches."""
+        if not self.atrous or x.is_contiguous(memory_format=torch.channels_last):
+            return False
+        widest = self.rates.index(max(self.rates))
+        conv = self.get_submodule(f"atrous.{widest}.0.0" if self.separable else f"atrous.{widest}.0")
+        assert isinstance(conv, DilatedConv2d)  # the depthwise atrous conv when separable
+        return _F.conv_path(x, conv.weight, conv.bias, conv.stride, conv.dilation, conv.padding, conv.groups,
+                            shared_input=True) == "channels_last"
 
     def _image_pooling(self, x: Tensor, pool: nn.Sequential) -> Tensor:
         conv, bn, relu = pool

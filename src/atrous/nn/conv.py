@@ -1,8 +1,11 @@
 """Dilated and causal convolution modules: configuration and parameters; ``forward`` is one functional call.
 
-With :func:`atrous.functional.conv.set_benchmark` on, that call takes the fastest path measured for the
-layer's shapes on the CPU (for 2-D, the channels-last layout where oneDNN's NCHW kernels fall back to im2col at
-large rates), always in the caller's layout and with the plain convolution's results.
+On the CPU, a ``DilatedConv2d`` whose padding is 7 or more (``"same"`` at rate >= 7 for a 3×3 kernel) measures
+once per input shape whether running in the channels-last layout is clearly faster than the NCHW call, where
+oneDNN falls back to im2col at such paddings, and if so converts its input and **returns a channels-last
+output**: same shape and values as ``torch.nn.Conv2d`` up to float rounding, channels-last strides (use
+``.reshape``, not ``.view``, on it). :func:`atrous.functional.conv.set_auto_channels_last` turns this off;
+:func:`atrous.functional.conv.set_benchmark` measures every layer's alternatives, 1-D included.
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ class DilatedConv2d(_DilatedConvNd):
 
     Shape:
         ``(B, C_in, H, W) -> (B, C_out, H_out, W_out)``.
+
+    On the CPU the output is channels-last where that layout was measured clearly faster (padding >= 7 and
+    enough work to measure; see the module docstring); the values are the plain convolution's.
 
     >>> DilatedConv2d(3, 8, 3, dilation=6)(torch.randn(2, 3, 20, 20)).shape
     torch.Size([2, 8, 20, 20])
