@@ -19,6 +19,9 @@ examples:
   atrous train adding --length 50 --steps 200 --model-arg channels=16,16 --model-arg kernel_size=4
   atrous train --resume runs/lstm                     continue a stopped run exactly where it stopped
   torchrun --nproc-per-node 2 -m atrous train digits  the same run on 2 processes (DDP; gloo on CPU)
+  atrous train object_scale --data-arg object_size=21 --model-arg rates=1,1,4,4   RF 21 vs objects of 21 px
+  atrous train gridding --model-arg rates=2,2,2       per-pixel tiny shapes with a gridding 2,2,2 stack
+  atrous train hops --model dilated_gnn --data-arg d=4 --model-arg dilations=4,1   label 4 hops away
 """
 
 #: option -> TrainConfig field, for the options a resumed run compares with the saved ones
@@ -64,6 +67,8 @@ def add_parser(sub: Any) -> None:
     data.add_argument("--data-seed", type=int, metavar="S", help="the generated data and the splits (default 0)")
     data.add_argument("--limit", type=int, metavar="N", help="chorales: use only the first N pieces")
     data.add_argument("--data-dir", metavar="DIR", help="chorales: cache folder of the parsed rolls")
+    data.add_argument("--data-arg", action="append", default=[], metavar="KEY=VALUE",
+                      help="any other data option of the task, e.g. d=4 for hops (repeatable; JSON values)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
@@ -79,12 +84,12 @@ def _value(text: str) -> Any:
     return text
 
 
-def _model_args(items: list[str]) -> dict[str, Any]:
+def _model_args(items: list[str], option: str = "--model-arg") -> dict[str, Any]:
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"train: --model-arg must be KEY=VALUE, got {item!r}")
+            raise ConfigError(f"train: {option} must be KEY=VALUE, got {item!r}")
         out[key.strip()] = _value(value.strip())
     return out
 
@@ -93,6 +98,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line, as TrainConfig fields."""
     given: dict[str, Any] = {f: getattr(args, f) for f in _FIELDS if getattr(args, f) is not None}
     data = {k: getattr(args, k) for k in _DATA if getattr(args, k) is not None}
+    data.update(_model_args(args.data_arg, "--data-arg"))
     if data:
         given["data"] = data
     if args.model_arg:
@@ -123,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.task is None:
             raise ConfigError("train: TASK is required (adding, copy, digits, pdigits, chorales), or --resume DIR")
-        get_task(args.task)
+        task = get_task(args.task)
+        if "model" not in given and task.model_names:
+            given["model"] = task.model_names[0]  # a task that cannot train the default tcn names its first model
         config = TrainConfig(**given)
         out = Path(args.out or f"runs/{config.task}-{config.model}-seed{config.seed}")
     show = not (args.quiet or args.json) and sys.stdout.isatty() and sys.stderr.isatty()

@@ -201,7 +201,7 @@ TASKS: dict[str, Task] = {
 
 
 #: modules that add application tasks with :func:`register_task` when imported (see docs/train.md)
-FAMILIES: tuple[str, ...] = ()
+FAMILIES: tuple[str, ...] = ("atrous.train.tasks_vision", "atrous.train.tasks_graph")
 _loaded = False
 
 
