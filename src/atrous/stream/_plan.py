@@ -82,13 +82,17 @@ class _Pointwise(_Node):
     def __init__(self, module: nn.Module, name: str) -> None:
         self.module, self.name = module, name
 
-    def run(self, x: Tensor, old: tuple[Tensor, ...], new: list[Tensor]) -> Tensor:
+    def check_eval(self) -> None:
+        """Raise where the module's output would depend on the batch or on chance (training mode)."""
         m = self.module
         if m.training and (isinstance(m, nn.modules.batchnorm._BatchNorm) or
                            (isinstance(m, nn.Dropout) and m.p > 0)):
             raise ConfigError(f"stream: {_label(self.name, m)} must be in eval mode to stream (its output depends "
                               "on the whole batch or on chance in training mode); call model.eval()")
-        out: Tensor = m(x)
+
+    def run(self, x: Tensor, old: tuple[Tensor, ...], new: list[Tensor]) -> Tensor:
+        self.check_eval()
+        out: Tensor = self.module(x)
         return out
 
 
