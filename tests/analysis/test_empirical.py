@@ -7,6 +7,7 @@ import json
 import math
 import random
 from dataclasses import replace
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -275,7 +276,8 @@ def test_user_model_is_unchanged() -> None:
 def test_as_dict_is_the_json_contract() -> None:
     r = empirical_rf(nn.Conv2d(1, 1, 3, stride=2, dilation=(1, 2), padding=1), (1, 1, 8, 8))
     d = json.loads(json.dumps(r.as_dict()))
-    assert d == {"rf": {"size": [3, 5], "stride": [2, 2], "offset": [0.0, 1.0], "global": False},
+    assert d == {"rf": {"size": [3, 5], "stride": [2, 2], "offset": [0.0, 1.0], "global": False,
+                        "stride_exact": ["2", "2"], "phases": [1, 1], "phase_sizes": [[3], [5]]},
                  "support": {"taps": 9, "coverage": 9 / 15, "holes": 6}}
 
 
@@ -342,10 +344,11 @@ def test_too_small_start_is_retried() -> None:
     assert r.size == (5,)
 
 
-def test_upsampled_output_is_refused() -> None:
+def test_upsampled_output_has_a_fractional_stride() -> None:
+    """Nearest x2: units 2m and 2m + 1 read the same 3 inputs, so the period is 2 and the jump 1/2."""
     model = nn.Sequential(nn.Conv1d(1, 1, 3, padding=1), nn.Upsample(scale_factor=2))
-    with pytest.raises(UnsupportedOpError, match="upsampled"):
-        empirical_rf(model, (1, 1, 16))
+    r = empirical_rf(model, (1, 1, 16))
+    assert (r.stride, r.phases, r.phase_sizes, r.start, r.size) == ((Fraction(1, 2),), (2,), ((3, 3),), (-1,), (3,))
 
 
 def test_no_gradient_path() -> None:

@@ -107,15 +107,15 @@ def test_model_is_not_modified():
 
 
 def test_unsupported_ops_name_the_op_and_node():
-    up = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ConvTranspose2d(1, 1, 2, stride=2))
-    with pytest.raises(UnsupportedOpError, match=r"ConvTranspose2d at node '1' cannot be mapped exactly.*--node"):
+    up = nn.Sequential(nn.Conv2d(1, 1, 3), nn.UpsamplingBilinear2d(scale_factor=2), nn.Conv2d(1, 1, 1))
+    with pytest.raises(UnsupportedOpError, match=r"UpsamplingBilinear2d at node '1' cannot be mapped exactly.*--node"):
         analyze(up, (1, 1, 16, 16))
     with pytest.raises(UnsupportedOpError, match=r"module PixelShuffle at node '0'"):
         analyze(nn.Sequential(nn.PixelShuffle(2)), (1, 4, 8, 8))
     # the nodes before the unsupported op can still be analysed, the ones after it cannot
     assert analyze(up, (1, 1, 16, 16), node="0").summary["rf"]["size"] == [3, 3]
-    with pytest.raises(UnsupportedOpError, match="ConvTranspose2d"):
-        analyze(up, (1, 1, 16, 16), node="1")
+    with pytest.raises(UnsupportedOpError, match="UpsamplingBilinear2d"):
+        analyze(up, (1, 1, 16, 16), node="2")
 
 
 def test_untraceable_model_suggests_empirical():

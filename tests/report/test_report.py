@@ -48,9 +48,10 @@ def test_hole_free_1d_stack_gets_low_risk_and_the_html_has_every_section() -> No
 
 
 def test_classifier_is_described_at_its_last_spatial_map() -> None:
+    torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=2, dilation=2),
                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
-    data = collect(net, (1, 3, 32, 32), samples=2)
+    data = collect(net, (1, 3, 32, 32), samples=16)
     d = data.as_dict()
     assert d["rf"]["global"] is True and d["erf"]["node"] == "3"
     assert data.box == ((13.0, 13.0), (7.0, 7.0))  # unit (16, 16) reads 13..19 on each axis

@@ -1,12 +1,19 @@
 """Brute-force oracle for receptive fields: a one-hot pushed backwards through explicit 0/1 matrices.
 
 Nothing here uses the formulas of atrous.rf: every layer becomes, per axis, a dense matrix built by a
-plain loop over output indices and taps on a finite input, zero padding and all. A one-hot at a middle
-output unit is pushed back to the input (the adjoint, i.e. a gradient with all-ones weights), which gives
-the path count from every input position. Jump = how far that pattern moves when the unit moves by one.
+plain loop over output indices and taps on a finite input, zero padding and all. A layer with a fractional
+stride (``upsample = u``) is the product of two such matrices: an explicit zero-insertion matrix (input ``j``
+goes to position ``j * u`` of a grid of ``(n - 1) * u + 1``) and the kernel's matrix on that grid. A one-hot
+at a middle output unit is pushed back to the input (the adjoint, i.e. a gradient with all-ones weights),
+which gives the path count from every input position. Jump = how far that pattern moves when the unit moves
+by one; after a fractional stride the pattern repeats only every ``P`` units, found by comparing units.
 """
 
 from __future__ import annotations
+
+import functools
+import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -19,6 +26,7 @@ def axis_length(layer: Layer, a: int, n_in: int) -> int:
         return 1
     k, s, d = layer.kernel[a], layer.stride[a], layer.dilation[a]
     left, right = layer.padding[a]
+    n_in = (n_in - 1) * layer.upsample[a] + 1  # the zero-inserted grid
     padded = n_in + left + right
     width = (k - 1) * d + 1
     count = 0
@@ -36,6 +44,7 @@ def axis_length(layer: Layer, a: int, n_in: int) -> int:
         i += 1
 
 
+@functools.lru_cache(maxsize=4096)
 def axis_matrix(layer: Layer, a: int, n_in: int) -> np.ndarray:
     """Dense (n_out, n_in) matrix: entry (i, j) counts the taps of output i that read input j."""
     n_out = axis_length(layer, a, n_in)
@@ -43,14 +52,20 @@ def axis_matrix(layer: Layer, a: int, n_in: int) -> np.ndarray:
     if layer.kind == "global":
         m[:] = 1.0
         return m
+    u = layer.upsample[a]
+    n_z = (n_in - 1) * u + 1
+    zeros = np.zeros((n_z, n_in))
+    for j in range(n_in):
+        zeros[j * u, j] = 1.0
     k, s, d = layer.kernel[a], layer.stride[a], layer.dilation[a]
     left = layer.padding[a][0]
+    m = np.zeros((n_out, n_z))
     for i in range(n_out):
         for t in range(k):
             j = i * s + t * d - left
-            if 0 <= j < n_in:
+            if 0 <= j < n_z:
                 m[i, j] += 1.0
-    return m
+    return m @ zeros
 
 
 def node_shapes(graph: Graph, n: int) -> list[tuple[int, ...]]:
@@ -68,26 +83,33 @@ def node_shapes(graph: Graph, n: int) -> list[tuple[int, ...]]:
 
 def input_gradient(graph: Graph, node: int, unit: tuple[int, ...], n: int) -> np.ndarray:
     """Path counts from every input position to output ``unit`` of ``node`` (input of length n per axis)."""
+    return input_gradients(graph, node, [unit], n)[0]
+
+
+def input_gradients(graph: Graph, node: int, units: list[tuple[int, ...]], n: int) -> np.ndarray:
+    """``input_gradient`` of several units at once (a leading batch axis)."""
     shapes = node_shapes(graph, n)
-    grads = {node: np.zeros(shapes[node])}
-    grads[node][unit] = 1.0
+    batch = len(units)
+    grads = {node: np.zeros((batch, *shapes[node]))}
+    for b, unit in enumerate(units):
+        grads[node][(b, *unit)] = 1.0
     for i in range(node, 0, -1):
         if i not in grads:
             continue
         g = grads.pop(i)
         spec = graph.nodes[i]
         for src in spec.inputs:
-            grads.setdefault(src, np.zeros(shapes[src]))
+            grads.setdefault(src, np.zeros((batch, *shapes[src])))
         if spec.op == "layer":
             src = spec.inputs[0]
             back = g
             for a in range(graph.dims):
                 m = axis_matrix(spec.layer, a, shapes[src][a])
-                back = np.moveaxis(np.tensordot(m.T, np.moveaxis(back, a, 0), axes=1), 0, a)
+                back = np.moveaxis(np.tensordot(m.T, np.moveaxis(back, a + 1, 0), axes=1), 0, a + 1)
             grads[src] += back
         else:
             for src in spec.inputs:
-                grads[src][tuple(slice(0, k) for k in g.shape)] += g
+                grads[src][(slice(None), *(slice(0, k) for k in g.shape[1:]))] += g
     return grads[0]
 
 
@@ -113,6 +135,79 @@ def oracle(graph: Graph, node: int, n: int) -> dict:
         "end": end,
         "jump": tuple(jump),
         "counts": box,
+        "shape": shapes[node],
+        "touches_border": bool((lo == 0).any() or (hi == n - 1).any()),
+    }
+
+
+def _cells(g: np.ndarray) -> dict[tuple[int, ...], float]:
+    return {tuple(int(v) for v in idx): float(g[tuple(idx)]) for idx in np.argwhere(g != 0)}
+
+
+def _moved(cells: dict[tuple[int, ...], float], a: int, by: int) -> dict[tuple[int, ...], float]:
+    return {(*k[:a], k[a] + by, *k[a + 1:]): v for k, v in cells.items()}
+
+
+def max_period(graph: Graph) -> int:
+    """A bound on any period: the product of every zero-insertion factor (per axis, the largest)."""
+    return max(math.prod(n.layer.upsample[a] for n in graph.nodes if n.layer is not None) for a in range(graph.dims))
+
+
+def phase_oracle(graph: Graph, node: int, n: int) -> dict:
+    """Period, shift, jump, per-phase extents and unit 0's counts of ``node``, by brute force.
+
+    Units ``mid .. mid + 2 * bound`` are pushed back along each axis; the period is the smallest ``P`` for
+    which unit ``v + P`` reads exactly the inputs of unit ``v`` moved by one common positive ``Q``, for every
+    measured ``v``. Unit 0's phase is then measured at the middle unit that is a multiple of ``P``.
+    """
+    shapes = node_shapes(graph, n)
+    bound = max_period(graph)
+    mid = tuple(k // 2 - 2 * bound for k in shapes[node])
+    period, shift = [], []
+    for a in range(graph.dims):
+        sweep = []
+        for v in range(2 * bound + 1):
+            at = list(mid)
+            at[a] += v
+            sweep.append(tuple(at))
+        units = [_cells(g) for g in input_gradients(graph, node, sweep, n)]
+        for p in range(1, bound + 1):
+            firsts = [min(k[a] for k in units[v]) if units[v] else None for v in range(len(units))]
+            q = next((firsts[v + p] - firsts[v] for v in range(len(units) - p)
+                      if firsts[v] is not None and firsts[v + p] is not None), None)
+            if q is not None and q > 0 and all(_moved(units[v], a, q) == units[v + p]
+                                               for v in range(len(units) - p)):
+                period.append(p)
+                shift.append(q)
+                break
+        else:
+            raise AssertionError(f"no period up to {bound} on axis {a}")
+    base = tuple(m + (-m) % p for m, p in zip(mid, period))  # the first unit at or after mid in phase 0
+    g = input_gradient(graph, node, base, n)
+    nz = np.argwhere(g != 0)
+    lo, hi = nz.min(axis=0), nz.max(axis=0)
+    phases = []
+    for a in range(graph.dims):
+        row = []
+        sweep = []
+        for r in range(period[a]):
+            at = list(base)
+            at[a] += r
+            sweep.append(tuple(at))
+        k = base[a] // period[a] * shift[a]
+        for grad in input_gradients(graph, node, sweep, n):
+            cells = np.argwhere(grad != 0)
+            row.append(None if len(cells) == 0 else (int(cells[:, a].min()) - k, int(cells[:, a].max()) - k))
+        phases.append(tuple(row))
+    start = tuple(int(lo[a]) - base[a] // period[a] * shift[a] for a in range(graph.dims))
+    return {
+        "period": tuple(period),
+        "shift": tuple(shift),
+        "jump": tuple(Fraction(q, p) for q, p in zip(shift, period)),
+        "phases": tuple(phases),
+        "start": start,
+        "end": tuple(s + int(h - low) for s, low, h in zip(start, lo, hi)),
+        "counts": g[tuple(slice(lo[a], hi[a] + 1) for a in range(graph.dims))],
         "shape": shapes[node],
         "touches_border": bool((lo == 0).any() or (hi == n - 1).any()),
     }

@@ -6,7 +6,7 @@ import math
 
 from hypothesis import strategies as st
 
-from atrous.rf import Graph, Layer, conv, pool
+from atrous.rf import Graph, Layer, conv, conv_transpose, pool, upsample
 
 PADDINGS = st.one_of(
     st.integers(0, 3),
@@ -76,3 +76,42 @@ def extent_bound(graph: Graph) -> int:
             total += reach * jump
             jump *= max(node.layer.stride)
     return total * 2 + jump * 4
+
+
+@st.composite
+def upsamplers(draw, dims: int = 1, factor: int | None = None) -> Layer:
+    """A transposed convolution (kernel at least its stride, dilation coprime with it, so that every output
+    reads some input) or an integer upsampling (nearest or linear), by 2 or 3 (or ``factor``)."""
+    s = tuple(factor or draw(st.integers(2, 3)) for _ in range(dims))
+    if draw(st.booleans()):
+        return upsample(s, draw(st.sampled_from(["nearest", "linear"])), dims=dims)
+    d = tuple(draw(st.sampled_from([x for x in (1, 2, 3, 4) if math.gcd(x, u) == 1])) for u in s)
+    k = tuple(draw(st.integers(u, u + 2)) for u in s)
+    p = tuple(draw(st.integers(0, (kk - 1) * dd + 1)) for kk, dd in zip(k, d))
+    op = tuple(draw(st.integers(0, max(u, dd) - 1)) for u, dd in zip(s, d))
+    return conv_transpose(k, s, p, op, d, dims=dims)
+
+
+@st.composite
+def up_chains(draw, dims: int = 1, max_layers: int = 4) -> list[Layer]:
+    """Chains with one or two fractional strides among ordinary (possibly strided) layers."""
+    out = draw(chains(dims=dims, max_layers=2, max_jump=4))
+    for _ in range(draw(st.integers(1, 2))):
+        out.append(draw(upsamplers(dims=dims)))
+        if draw(st.booleans()):
+            out.extend(draw(chains(dims=dims, max_layers=max_layers - 2, max_jump=3)))
+    return out
+
+
+@st.composite
+def unets(draw, dims: int = 1) -> Graph:
+    """A U-Net-like graph: a full-resolution path, a strided path upsampled back, merged, maybe a tail."""
+    g = Graph(dims=dims)
+    trunk = g.chain(draw(chains(dims=dims, max_layers=1, max_jump=1)))
+    s = draw(st.integers(2, 3))
+    down = g.chain([pool(s, dims=dims), *draw(chains(dims=dims, max_layers=1, max_jump=1))], trunk)
+    up = g.add(draw(upsamplers(dims=dims, factor=s)), down)
+    g.merge([trunk, up], op=draw(st.sampled_from(["add", "cat"])))
+    if draw(st.booleans()):
+        g.chain(draw(chains(dims=dims, max_layers=1, max_jump=2)))
+    return g

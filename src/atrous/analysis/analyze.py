@@ -69,7 +69,7 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
     summary["nodes"] = summary["layers"]
     summary["node"] = node or "output"
     summary["graph_node"] = _node_name(traced, target)
-    summary["notes"] = list(traced.notes)
+    summary["notes"] = [*summary.get("notes", []), *traced.notes]
     summary["input_shape"] = list(traced.input_shape)
     if summary["rf"]["global"]:
         spatial = traced.last_spatial(target)

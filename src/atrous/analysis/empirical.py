@@ -86,6 +86,7 @@ import difflib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import torch
@@ -108,10 +109,15 @@ class EmpiricalRF:
     Output index ``i`` reads input positions ``i * stride + start .. i * stride + end`` (for the global
     case without spatial output, ``start``/``end`` are absolute input positions). ``mask`` is the support
     inside the box: ``mask[i0, i1, ...]`` is true when input offset ``start + (i0, i1, ...)`` is read.
+
+    After an upsampling the pattern repeats only every ``phases[a]`` units along axis ``a``: ``stride`` is then
+    a :class:`~fractions.Fraction` (shift over the period / period), ``start``, ``end``, ``offset``, ``taps``,
+    ``holes`` and ``mask`` describe a unit of phase 0 (as output index 0 of the analysis), ``phase_sizes[a]``
+    every phase's extent along ``a`` and ``size`` the largest of them.
     """
 
     size: tuple[int, ...]
-    stride: tuple[int, ...]
+    stride: tuple[Fraction | int, ...]
     start: tuple[int, ...]
     end: tuple[int, ...]
     offset: tuple[float, ...]
@@ -126,12 +132,18 @@ class EmpiricalRF:
     unit: tuple[int, ...]
     global_ops: tuple[str, ...] = ()
     mask: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool), repr=False, compare=False)
+    #: per axis, the period of the pattern (1 unless the output is upsampled) and every phase's extent
+    phases: tuple[int, ...] = ()
+    phase_sizes: tuple[tuple[int, ...], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The ``rf`` and ``support`` objects of the JSON contract (DESIGN.md §6)."""
+        stride = [int(j) if Fraction(j).denominator == 1 else float(j) for j in self.stride]
         return {
-            "rf": {"size": list(self.size), "stride": list(self.stride), "offset": list(self.offset),
-                   "global": self.is_global},
+            "rf": {"size": list(self.size), "stride": stride, "offset": list(self.offset),
+                   "global": self.is_global, "stride_exact": [str(Fraction(j)) for j in self.stride],
+                   "phases": list(self.phases or (1,) * len(self.size)),
+                   "phase_sizes": [list(p) for p in self.phase_sizes] or [[n] for n in self.size]},
             "support": {"taps": self.taps, "coverage": self.coverage, "holes": self.holes},
         }
 
@@ -250,6 +262,8 @@ class _Pass:
     final: bool = False
     suspect: bool = False  # needs growth for a reason other than touching a border
     reason: str = ""
+    more_units: bool = False  # no period found among the measured units: measure more of them
+    realign: tuple[int, ...] = ()  # the periods found: measure again from a unit of phase 0
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -284,28 +298,52 @@ def _non_spatial(setup: _Setup, sizes: tuple[int, ...]) -> EmpiricalRF:
                        tuple(out.shape[1:]), (), global_ops, box)
 
 
-def _measure(setup: _Setup, sizes: tuple[int, ...]) -> _Pass:
+#: most units measured along each axis to find the period of an upsampled output
+MAX_UNITS = 64
+
+
+def _translates(masks: list[Tensor], a: int, p: int) -> int | None:
+    """The shift ``Q > 0`` with ``masks[v + p] == masks[v]`` moved by ``Q`` along ``a`` for every ``v``, if any."""
+    shift = None
+    for v in range(len(masks) - p):
+        x, y = masks[v], masks[v + p]
+        q = _bounds(y, a)[0] - _bounds(x, a)[0]
+        if q <= 0 or (shift is not None and q != shift) or _bounds(x, a)[1] + q >= x.shape[a]:
+            return None
+        if not torch.equal(torch.roll(x, q, a), y):
+            return None
+        shift = q
+    return shift
+
+
+def _measure(setup: _Setup, sizes: tuple[int, ...], units: int = 1, align: tuple[int, ...] | None = None) -> _Pass:
+    """Measure the centre unit and ``units`` units after it along each axis (``1 + D * units`` samples).
+
+    The centre is moved down to a multiple of ``align`` (the periods found so far), so that it has phase 0.
+    """
     dims = len(sizes)
-    batch = 1 + dims
+    align = align or (1,) * dims
+    batch = 1 + dims * units
     leaf = setup.leaf(batch, sizes)
     out, global_ops = _forward(setup, leaf, cut_global=True)
     if out.dim() != 2 + dims or out.shape[0] != batch or (global_ops and not out.requires_grad):
         return _Pass(result=_non_spatial(setup, sizes), final=True)
     out_size = tuple(int(n) for n in out.shape[2:])
-    short = tuple(a for a in range(dims) if out_size[a] < 2)
+    short = tuple(a for a in range(dims) if out_size[a] < 1 + units)
     if short:
         return _Pass(grow=short, reason=f"the output has {out_size[short[0]]} unit(s) on axis {short[0]}")
     if not out.requires_grad:
         raise _no_dependence()
-    unit = tuple(n // 2 for n in out_size)
-    step = tuple(1 if u + 1 < n else -1 for u, n in zip(unit, out_size))  # the neighbour measured per axis
+    unit = tuple(min(n // 2, n - 1 - units) // p * p for n, p in zip(out_size, align))
     seed = torch.zeros_like(out)
-    for b in range(batch):
-        at = list(unit)
-        if b > 0:
-            at[b - 1] += step[b - 1]
-        index: tuple[int | slice, ...] = (b, slice(None), *at)
-        seed[index] = 1
+    index: tuple[int | slice, ...] = (0, slice(None), *unit)
+    seed[index] = 1
+    for a in range(dims):
+        for v in range(1, units + 1):
+            at = list(unit)
+            at[a] += v
+            index = (1 + a * units + v - 1, slice(None), *at)
+            seed[index] = 1
     cut = [c for c in setup.cut_leaves if c.requires_grad]
     grad, *cut_grads = torch.autograd.grad(out, [leaf, *cut], seed, allow_unused=True)
     reaches_global = any(g is not None and bool(g.abs().sum() != 0) for g in cut_grads)
@@ -317,30 +355,59 @@ def _measure(setup: _Setup, sizes: tuple[int, ...]) -> _Pass:
     if not all(bool(m.any()) for m in mask):
         return _Pass(grow=tuple(range(dims)), suspect=True, reason=f"output unit {list(unit)} or a neighbour has a "
                      "zero input gradient (it may read only padding)")
-    # the unit's support must stay clear of every border; a neighbour only lends its first position on its axis
-    touching = []
-    for a in range(dims):
-        first, last = _bounds(mask[0], a)
-        if first == 0 or last == sizes[a] - 1 or _bounds(mask[1 + a], a)[0] == 0:
-            touching.append(a)
+    # every measured unit's support must stay clear of every border
+    touching = [a for a in range(dims) if any(_bounds(m, a)[0] == 0 or _bounds(m, a)[1] == sizes[a] - 1
+                                              for m in mask)]
     if touching:
         return _Pass(grow=tuple(touching), reason=f"the support of output unit {list(unit)} touches the input "
                                                    f"border on axis {touching[0]}")
+    periods, shifts = [], []
+    for a in range(dims):
+        row = [mask[0], *(mask[1 + a * units + v] for v in range(units))]
+        # every phase must be compared at least once (units >= 2P - 1): fewer comparisons can match by accident
+        found = next(((p, q) for p in range(1, (units + 1) // 2 + 1) if (q := _translates(row, a, p)) is not None),
+                     None)
+        if found is None:  # paths cut near a small input's border, or an upsampled output with a longer period
+            small = tuple(b for b in range(dims) if sizes[b] < _SMALL)
+            return _Pass(grow=small or (a,), suspect=True, more_units=True,
+                         reason=f"neighbouring output units on axis {a} do not repeat one pattern within {units} units")
+        periods.append(found[0])
+        shifts.append(found[1])
+    if any(u % p for u, p in zip(unit, periods)):
+        return _Pass(realign=tuple(periods))
     lo, hi = zip(*(_bounds(mask[0], a) for a in range(dims)))
-    stride = tuple((_bounds(mask[1 + a], a)[0] - lo[a]) * step[a] for a in range(dims))
-    odd = tuple(a for a, j in enumerate(stride) if j <= 0)
-    if odd:  # paths cut near a small input's border, or an upsampled output (raised if it persists)
-        return _Pass(grow=odd, suspect=True, reason=f"neighbouring output units on axis {odd[0]} read inputs "
-                     f"starting at the same position or backwards (stride {stride[odd[0]]})")
+    phase_sizes = []
+    for a in range(dims):
+        row = [mask[0], *(mask[1 + a * units + v] for v in range(periods[a] - 1))]
+        phase_sizes.append(tuple(_bounds(m, a)[1] - _bounds(m, a)[0] + 1 for m in row))
+    stride = tuple(Fraction(q, p) for q, p in zip(shifts, periods))
     box, taps, axis_taps = _box(mask[0], lo, hi)
-    size = tuple(b - a + 1 for a, b in zip(lo, hi))
-    start = tuple(f - u * j for f, u, j in zip(lo, unit, stride))
-    end = tuple(s + n - 1 for s, n in zip(start, size))
-    volume = math.prod(size)
-    result = EmpiricalRF(size, stride, start, end, tuple((s + e) / 2 for s, e in zip(start, end)), taps,
-                         volume - taps, taps / volume, axis_taps, tuple(n - t for n, t in zip(size, axis_taps)),
-                         reaches_global, sizes, out_size, unit, global_ops, box)
+    extent = tuple(b - a + 1 for a, b in zip(lo, hi))
+    start = tuple(f - u // p * q for f, u, p, q in zip(lo, unit, periods, shifts))
+    end = tuple(s + n - 1 for s, n in zip(start, extent))
+    volume = math.prod(extent)
+    size = tuple(max(p) for p in phase_sizes)
+    result = EmpiricalRF(size, tuple(int(j) if j.denominator == 1 else j for j in stride), start, end,
+                         tuple((s + e) / 2 for s, e in zip(start, end)), taps, volume - taps, taps / volume,
+                         axis_taps, tuple(n - t for n, t in zip(extent, axis_taps)), reaches_global, sizes,
+                         out_size, unit, global_ops, box, tuple(periods), tuple(phase_sizes))
     return _Pass(result=result)
+
+
+def _consistent(prev: _Pass, step: _Pass) -> bool:
+    """Whether the jump agrees with how the output grew with the input between two measurements.
+
+    An output ``L_out`` long for ``L`` inputs grows by about ``delta L / jump``; a jump read off too few units
+    of an upsampled output (bilinear x2: units 2 and 3 read translated copies, units 3 and 4 the same inputs)
+    disagrees with it.
+    """
+    a_res, b_res = prev.result, step.result
+    assert a_res is not None and b_res is not None
+    for n0, n1, o0, o1, j in zip(a_res.input_size, b_res.input_size, a_res.output_size, b_res.output_size,
+                                 b_res.stride):
+        if n1 > n0 and o1 > o0 and abs((o1 - o0) * Fraction(j) - (n1 - n0)) > 2 * Fraction(j) + 1:
+            return False
+    return True
 
 
 def _probe(setup: _Setup, sizes: tuple[int, ...]) -> tuple[tuple[int, ...], Tensor]:
@@ -525,9 +592,12 @@ def empirical_rf(
     first_failure: _ModelFailed | None = None
     ran = False
     failures = suspect_runs = 0
+    units, align = 1, (1,) * dims
+    last: _Pass | None = None  # the last pass with a result, whose growth checks the next one's jump
+    aligned_to: set[tuple[int, ...]] = set()
     while True:
         try:
-            step = _measure(setup, sizes)
+            step = _measure(setup, sizes, units, align)
         except _ModelFailed as e:
             first_failure = first_failure or e
             failures += 1
@@ -536,19 +606,41 @@ def empirical_rf(
             sizes = tuple(min(2 * n, max_size) for n in sizes)
             continue
         ran = True
+        if step.realign and step.realign not in aligned_to:
+            aligned_to.add(step.realign)
+            align = step.realign
+            units = max(units, 2 * max(step.realign) - 1)
+            confirmed = last = None
+            continue
+        if step.realign and units < MAX_UNITS:  # periods that contradict each other: compare more units
+            units = min(2 * units, MAX_UNITS)
+            confirmed = last = None
+            continue
+        if step.more_units and units < MAX_UNITS and min(sizes) >= _SMALL:
+            units = min(2 * units, MAX_UNITS)
+            confirmed = last = None
+            continue
         suspect_runs = suspect_runs + 1 if step.suspect else 0
         if _out_of_retries(suspect_runs, sizes):
             if "stride" in step.reason:
                 raise UnsupportedOpError(
-                    f"{_WHERE}: {step.reason} at input {list(sizes)}: the output is upsampled or not translation-"
-                    "equivariant; measure a feature map before the upsampling with node=..."
+                    f"{_WHERE}: {step.reason} at input {list(sizes)}: the output is not translation-equivariant "
+                    f"(or upsampled with a period above {MAX_UNITS}); measure an earlier feature map with node=..."
                 )
             raise _no_dependence()
         if step.final:
             assert step.result is not None
             return step.result
+        step_last = last
+        if step.result is not None:
+            last = step
         if step.grow:
             grow, confirmed = step.grow, None
+        elif step_last is not None and units < MAX_UNITS and not _consistent(step_last, step):
+            units = min(2 * units, MAX_UNITS)  # the jump disagrees with the growth: too few units compared
+            confirmed = last = None
+            sizes = step_last.result.input_size if step_last.result is not None else sizes
+            continue
         elif confirmed is not None and confirmed.key == step.key:
             assert step.result is not None
             return step.result

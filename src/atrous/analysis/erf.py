@@ -427,7 +427,11 @@ def path_count_erf(model: nn.Module, input_shape: Sequence[int], *, node: str | 
     if sup.counts is None:
         raise UnsupportedOpError(f"{_WHERE}: the receptive-field box {list(sup.extent)} is too large for the "
                                  "exact path counts")
-    jump = rf.receptive_field(graph).nodes[target].jump
+    node_rf = rf.receptive_field(graph).nodes[target]
+    if node_rf.phase_dependent:
+        raise UnsupportedOpError(f"{_WHERE}: after the upsampling the receptive field varies with the output unit's "
+                                 "phase; the data-free ERF is computed for maps without fractional strides only")
+    jump = node_rf.jump
     where = tuple(n // 2 for n in sizes) if unit is None else tuple(unit)
     out = np.zeros(shape[2:], dtype=np.float64)
     src = []

@@ -84,7 +84,10 @@ def call_function(ctx: Context, target: Any, args: tuple[Any, ...], kwargs: dict
         return pad(ctx, _need(ctx, x, label), list(_arg(args, kwargs, 1, "pad")), label)
     if target is F.interpolate:
         return interpolate(ctx, _need(ctx, x, label), _arg(args, kwargs, 1, "size"),
-                           _arg(args, kwargs, 2, "scale_factor"), label)
+                           _arg(args, kwargs, 2, "scale_factor"), label, _arg(args, kwargs, 3, "mode", "nearest"),
+                           _arg(args, kwargs, 4, "align_corners"), bool(_arg(args, kwargs, 6, "antialias", False)))
+    if target in (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d):
+        return functional_conv_transpose(ctx, _need(ctx, x, label), args, kwargs, label)
     if target is F.layer_norm:
         return _layer_norm(ctx, _need(ctx, x, label), len(_tuple(_arg(args, kwargs, 1, "normalized_shape"), 1)),
                            label)
@@ -293,6 +296,20 @@ def functional_conv(ctx: Context, x: Val, args: tuple[Any, ...], kwargs: dict[st
                     _tuple(_arg(args, kwargs, 5, "dilation", 1), n),
                     padding if isinstance(padding, str) else _tuple(padding, n), dims=n)
     return ctx.layer(x, layer, label, weight[0])
+
+
+def functional_conv_transpose(ctx: Context, x: Val, args: tuple[Any, ...], kwargs: dict[str, Any],
+                              label: str) -> Val:
+    """``F.conv_transpose*d(input, weight, bias, stride, padding, output_padding, groups, dilation)``."""
+    weight = _weight_shape(ctx, _arg(args, kwargs, 1, "weight"), label)
+    n = len(x.axes)
+    groups = int(_arg(args, kwargs, 6, "groups", 1))
+    layer = rf.conv_transpose(tuple(int(k or 1) for k in weight[2:]), _tuple(_arg(args, kwargs, 3, "stride", 1), n),
+                              _tuple(_arg(args, kwargs, 4, "padding", 0), n),
+                              _tuple(_arg(args, kwargs, 5, "output_padding", 0), n),
+                              _tuple(_arg(args, kwargs, 7, "dilation", 1), n), dims=n)
+    out = None if weight[1] is None else weight[1] * groups
+    return ctx.layer(x, layer, label, out)
 
 
 def _weight_shape(ctx: Context, weight: Any, label: str) -> tuple[int | None, ...]:

@@ -164,7 +164,7 @@ def call_module(ctx: Context, m: nn.Module, args: tuple[Any, ...], kwargs: dict[
     if isinstance(m, (nn.Softmax, nn.LogSoftmax, nn.Softmin)):
         return _reduce_like(ctx, x, m.dim, label)
     if isinstance(m, nn.Upsample):
-        return interpolate(ctx, x, m.size, m.scale_factor, label)
+        return interpolate(ctx, x, m.size, m.scale_factor, label, m.mode, m.align_corners)
     if isinstance(m, (nn.modules.padding._ConstantPadNd, nn.modules.padding._ReflectionPadNd,
                       nn.modules.padding._ReplicationPadNd, nn.ZeroPad2d)):
         return pad(ctx, x, list(m.padding), label)
@@ -173,16 +173,8 @@ def call_module(ctx: Context, m: nn.Module, args: tuple[Any, ...], kwargs: dict[
 
 def _conv_transpose(ctx: Context, x: Val, m: nn.modules.conv._ConvTransposeNd, label: str) -> Val:
     n = len(m.kernel_size)
-    if any(s != 1 for s in m.stride):
-        raise ctx.unsupported(label, f"stride {tuple(m.stride)} upsamples, so neighbouring outputs do not share "
-                                     "one receptive-field pattern")
-    pads = []
-    for k, d, p, op in zip(m.kernel_size, m.dilation, _tuple(m.padding, n), _tuple(m.output_padding, n)):
-        left = d * (k - 1) - p
-        if left < 0 or op != 0:
-            raise ctx.unsupported(label, f"padding {p} exceeds the kernel's span")
-        pads.append((left, left))
-    layer = rf.conv(tuple(m.kernel_size), 1, tuple(m.dilation), pads, dims=n)
+    layer = rf.conv_transpose(tuple(m.kernel_size), tuple(m.stride), _tuple(m.padding, n),
+                              _tuple(m.output_padding, n), tuple(m.dilation), dims=n)
     return ctx.layer(x, layer, label, m.out_channels)
 
 
@@ -266,7 +258,15 @@ def pad(ctx: Context, x: Val, pads: list[int], label: str) -> Val:
     return ctx.layer(x, layer, label)
 
 
-def interpolate(ctx: Context, x: Val, size: Any, scale: Any, label: str) -> Val:
+#: interpolation modes mapped exactly for integer ratios (``area`` upsampling repeats samples like nearest)
+RESIZE_MODES = {"nearest": "nearest", "nearest-exact": "nearest", "area": "nearest", "linear": "linear",
+                "bilinear": "linear", "trilinear": "linear"}
+
+
+def interpolate(ctx: Context, x: Val, size: Any, scale: Any, label: str, mode: str = "nearest",
+                align_corners: bool | None = None, antialias: bool = False) -> Val:
+    """``F.interpolate`` / ``nn.Upsample``: exact for an integer ratio per axis (up or down), see
+    :func:`atrous.rf.upsample`; a 1 x 1 map spread over the output is a global broadcast."""
     lengths = x.spatial()
     n = len(lengths)
     if size is not None:
@@ -280,7 +280,37 @@ def interpolate(ctx: Context, x: Val, size: Any, scale: Any, label: str) -> Val:
     if all(length == 1 for length in lengths):
         return ctx.make_global(x, label, (*x.shape[:2], *out), x.axes, broadcast=True) if not _is_global(
             ctx, x) else Val(x.node, (*x.shape[:2], *out), x.axes)
-    raise ctx.unsupported(label, f"resizing {list(lengths)} to {out} gives a fractional stride")
+    kind = RESIZE_MODES.get(str(mode))
+    if kind is None:
+        raise ctx.unsupported(label, f"mode {mode!r} is not mapped (nearest, nearest-exact, area, linear, "
+                                     "bilinear and trilinear are); its weights vanish at some phases")
+    if kind == "linear" and align_corners:
+        raise ctx.unsupported(label, f"align_corners=True maps output o to input o * (L - 1) / (L_out - 1), "
+                                     f"a stride that depends on the input size ({list(lengths)} -> {out}), so no "
+                                     "unit repeats another's pattern; use align_corners=False")
+    if antialias:
+        raise ctx.unsupported(label, "antialias=True widens the kernel with the scale")
+    up, down = [], []
+    for length, o in zip(lengths, out):
+        if o % length == 0:
+            up.append(o // length)
+            down.append(1)
+        elif length % o == 0:
+            up.append(1)
+            down.append(length // o)
+        else:
+            raise ctx.unsupported(label, f"resizing {list(lengths)} to {out} is not an integer ratio on every axis "
+                                         f"({o}/{length} is not an integer, nor is {length}/{o})")
+    if str(mode) == "area" and any(d > 1 for d in down):
+        layer = rf.pool(tuple(down), tuple(down), dims=n, kind="avgpool")
+        x = ctx.layer(x, layer, label)
+    elif any(d > 1 for d in down):
+        x = ctx.layer(x, rf.downsample(tuple(down), kind, dims=n), label)
+    if any(u > 1 for u in up):
+        ctx.note(f"{label} at {ctx.name!r} upsamples by {'x'.join(map(str, up))} ({kind}): the receptive field "
+                 "after it depends on the output unit's phase")
+        x = ctx.layer(x, rf.upsample(tuple(up), kind, dims=n), label)
+    return x
 
 
 def _tuple_f(v: Any, n: int) -> tuple[float, ...]:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from atrous.cli._format import axes, percent, table
+from atrous.cli._format import axes, jumps, percent, phase_line, table
 from atrous.cli._report import rf_lines, summary_lines
 from atrous.errors import ConfigError, UnsupportedOpError
 
@@ -77,9 +77,18 @@ def _empirical(model: Any, shape: tuple[int, ...], node: str | None, summary: di
     return data
 
 
+def _stride(row: dict[str, Any]) -> str:
+    """A layer's stride; a fractional one (transposed convolution, upsampling) as ``1/s``."""
+    up = row.get("upsample")
+    if row.get("stride") is None or not up or all(u == 1 for u in up):
+        return axes(row.get("stride"))
+    return "x".join(str(s) if u == 1 else f"{s}/{u}" for s, u in zip(row["stride"], up))
+
+
 def _matches(analytic: dict[str, Any], measured: dict[str, Any]) -> bool:
     a, m = analytic["rf"], measured["rf"]
-    same_rf = a["size"] == m["size"] and a["stride"] == m["stride"] and a["offset"] == m["offset"]
+    same_rf = a["size"] == m["size"] and a.get("stride_exact", a["stride"]) == m.get("stride_exact", m["stride"]) \
+        and a["offset"] == m["offset"] and a.get("phase_sizes") == m.get("phase_sizes", a.get("phase_sizes"))
     return bool(same_rf and analytic["support"]["taps"] == measured["support"]["taps"])
 
 
@@ -99,13 +108,14 @@ def render(s: dict[str, Any], source: str, summary_only: bool = False) -> str:
     lines = [f"atrous analyze: {source}, input {'x'.join(map(str, s.get('input_shape', [])))}, "
              f"node {s['node']}" + (f" ({s['graph_node']})" if s.get("graph_node", s["node"]) != s["node"] else "")]
     if s["nodes"] and not summary_only:
-        rows = [[n["name"], n["op"], axes(n["kernel"]), axes(n["dilation"]), axes(n["stride"]), axes(n["rf"]),
-                 axes(n["jump"]), percent(n["coverage"]), str(n["holes"]), "yes" if n["aligned"] else "NO"]
+        rows = [[n["name"], n["op"], axes(n["kernel"]), axes(n["dilation"]), _stride(n), axes(n["rf"]),
+                 jumps(n), percent(n["coverage"]), str(n["holes"]), "yes" if n["aligned"] else "NO"]
                 for n in s["nodes"]]
         headers = ["node", "op", "kernel", "dilation", "stride", "RF", "jump", "coverage", "holes", "aligned"]
         lines += ["", table(headers, rows, [False, False] + [True] * 8)]
     lines.append("")
     lines += summary_lines(s)
+    lines += phase_line(s["rf"])
     if "last_spatial" in s:
         last = s["last_spatial"]
         lines.append(f"last spatial map {last['node']} (before global pooling):")
@@ -115,5 +125,6 @@ def render(s: dict[str, Any], source: str, summary_only: bool = False) -> str:
         lines.append(f"empirical check  node {e['node']}: " + ("matches the analysis" if e["matches"]
                                                                 else "DIFFERS from the analysis"))
         lines += ["  " + line for line in rf_lines(e["rf"], e["support"], label="measured")]
+        lines += ["  " + line for line in phase_line(e["rf"])]
     lines += [f"note: {n}" for n in s.get("notes", [])]
     return "\n".join(lines)

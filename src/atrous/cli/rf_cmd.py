@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from atrous.cli._args import int_list, word_list
-from atrous.cli._format import axes, percent, table
+from atrous.cli._format import axes, jumps, percent, phase_line, table
 from atrous.cli._report import summary_lines
 from atrous.errors import ConfigError
 
@@ -148,10 +148,12 @@ def render(s: dict[str, Any], title: str, show_holes: bool = False) -> str:
     rows = []
     for row in s["layers"]:
         cells = [row["name"], row["op"], axes(row["kernel"]), axes(row["dilation"]), axes(row["stride"]),
-                 axes(row["rf"]), axes(row["jump"]), percent(row["coverage"])]
+                 axes(row["rf"]), jumps(row), percent(row["coverage"])]
         if has_length:
             cells.append(axes(row.get("length")))
         rows.append(cells)
     lines = [f"atrous rf: {title}", "", table(headers, rows, [False, False] + [True] * (len(headers) - 2)), ""]
     lines.extend(summary_lines(s, show_holes))
+    lines.extend(phase_line(s["rf"]))
+    lines.extend(f"note: {n}" for n in s.get("notes", []))
     return "\n".join(lines)

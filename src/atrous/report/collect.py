@@ -39,7 +39,10 @@ def _frequency(graph: rf.Graph, result: rf.RFResult, holes: int, hdc_ok: bool) -
             layer = node.layer
             if node.op != "layer" or layer is None or layer.is_global or layer.dilation[axis] <= 1:
                 continue
-            rate = int(layer.dilation[axis] * result.nodes[node.inputs[0]].jump[axis])
+            in_jump = result.nodes[node.inputs[0]].jump[axis]
+            if int(in_jump) != in_jump:  # a layer running after an upsampling, at a fractional jump
+                continue
+            rate = int(layer.dilation[axis] * in_jump)
             _, hl = rf.frequency_response(layer.kernel[axis], rate, n=512)
             layers.append((node.name, int(layer.kernel[axis]), rate, np.abs(hl)))
         stride = float(node_rf.jump[axis])
@@ -139,7 +142,7 @@ def _fill_from_analysis(data: ReportData, analysis: Any, model: nn.Module, shape
             sup = rf.support(graph)
             if sup.counts is not None:
                 data.support, data.support_origin = sup.counts, sup.origin
-        if measured is not None:
+        if measured is not None and not out.phase_dependent:
             start = tuple(float(s) + u * float(j) for s, u, j in zip(out.start, measured.unit, out.jump))
             data.box = (start, tuple(float(s) for s in out.size))
             try:

@@ -18,17 +18,32 @@ from atrous.rf.gridding import (
     miss_probability,
     support_miss_probability,
 )
-from atrous.rf.layer import KINDS, PAD_WORDS, Layer, conv, crop, global_pool, pool, span
+from atrous.rf.layer import (
+    KINDS,
+    PAD_WORDS,
+    UPSAMPLE_MODES,
+    Layer,
+    conv,
+    conv_transpose,
+    crop,
+    downsample,
+    global_pool,
+    pool,
+    span,
+    upsample,
+)
 from atrous.rf.matrix import ConvMatrix, conv_matrix
 from atrous.rf.reads import NodeReads, Reads, node_reads, reads
 from atrous.rf.schedule import Schedule, cyclic, design, exponential, sawtooth
-from atrous.rf.stack import NodeRF, RFResult, output_length, receptive_field
+from atrous.rf.stack import AxisPhases, NodeRF, RFResult, output_length, receptive_field
 from atrous.rf.support import AxisSupport, Support, support
 
 __all__ = [
     "KINDS",
     "MERGES",
     "PAD_WORDS",
+    "UPSAMPLE_MODES",
+    "AxisPhases",
     "AxisSupport",
     "ConvMatrix",
     "Graph",
@@ -48,10 +63,12 @@ __all__ = [
     "common_factor",
     "conv",
     "conv_matrix",
+    "conv_transpose",
     "crop",
     "cutoff",
     "cyclic",
     "design",
+    "downsample",
     "exact_miss_probability",
     "exponential",
     "frequency_response",
@@ -70,4 +87,5 @@ __all__ = [
     "stack_response",
     "support",
     "support_miss_probability",
+    "upsample",
 ]

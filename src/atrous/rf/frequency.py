@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -149,18 +150,21 @@ def stack_response(spec: Spec, n: int = 512, axis: int = 0) -> Response:
     omega = _grid(n, "stack_response")
     if not _is_int(axis) or not 0 <= axis < graph.dims:
         raise bad("stack_response", "axis", f"an int in 0..{graph.dims - 1}", axis)
-    state: dict[int, tuple[np.ndarray, int]] = {}
+    state: dict[int, tuple[np.ndarray, Fraction]] = {}
     for i, node in enumerate(graph.nodes[: graph.output + 1]):
         if node.op == "input":
-            state[i] = (np.ones(omega.shape, dtype=np.complex128), 1)
+            state[i] = (np.ones(omega.shape, dtype=np.complex128), Fraction(1))
         elif node.op == "layer":
             assert node.layer is not None
             h, jump = state[node.inputs[0]]
             layer = node.layer
             if not layer.is_global:
+                # after a zero insertion by u the kernel's taps are jump / u input samples apart: the response
+                # of the interpolation, averaged over the output phases
+                jump = jump / layer.upsample[axis]
                 step = layer.dilation[axis] * jump
                 box = np.full(layer.kernel[axis], 1.0 / layer.kernel[axis])
-                h = h * _dtft(box, step, omega) * np.exp(1j * omega * (layer.padding[axis][0] * jump))
+                h = h * _dtft(box, step, omega) * np.exp(1j * omega * float(layer.padding[axis][0] * jump))
                 jump *= layer.stride[axis]
             state[i] = (h, jump)
         else:
@@ -262,8 +266,8 @@ def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2)
 
 
-def _dtft(w: np.ndarray, step: int, omega: np.ndarray) -> np.ndarray:
-    taps = np.arange(len(w)) * step
+def _dtft(w: np.ndarray, step: int | Fraction, omega: np.ndarray) -> np.ndarray:
+    taps = np.arange(len(w)) * float(step)
     return np.asarray(np.exp(-1j * np.outer(omega, taps)) @ w.astype(np.complex128))
 
 

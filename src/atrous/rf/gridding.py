@@ -253,22 +253,24 @@ class GriddingReport(TapCounts):
 
 def _main_path(graph: Graph, rf: RFResult, axis: int) -> tuple[int, ...]:
     """Layer nodes (kernel > 1 along ``axis``) of the input-to-output path with the largest receptive
-    field."""
-    reach: list[int] = []
+    field. Layers with a fractional stride, or running at a fractional jump (after an upsampling), are left
+    out: they interpolate between input samples, and the HDC rules are about integer rates."""
+    reach: list[Fraction] = []
     path: list[tuple[int, ...]] = []
     for i, node in enumerate(graph.nodes):
         if node.op == "input":
-            reach.append(0)
+            reach.append(Fraction(0))
             path.append(())
         elif node.op == "layer":
             assert node.layer is not None
             src = node.inputs[0]
             layer = node.layer
-            if layer.is_global or layer.kernel[axis] == 1:
+            jump = rf.nodes[src].jump_exact[axis]
+            if layer.is_global or layer.kernel[axis] == 1 or layer.upsample[axis] > 1 or jump.denominator > 1:
                 reach.append(reach[src])
                 path.append(path[src])
             else:
-                reach.append(reach[src] + (layer.span[axis] - 1) * rf.nodes[src].jump[axis])
+                reach.append(reach[src] + (layer.span[axis] - 1) * jump)
                 path.append((*path[src], i))
         else:
             best = max(node.inputs, key=lambda s: reach[s])  # the first of equals
@@ -332,7 +334,7 @@ def gridding_report(spec: Spec, input_size: IntArg | None = None, *, reads: Read
     for a in range(dims):
         nodes = _main_path(graph, rf, a)
         layers = [graph.nodes[i].layer for i in nodes]
-        jumps = [rf.nodes[graph.nodes[i].inputs[0]].jump[a] for i in nodes]
+        jumps = [int(rf.nodes[graph.nodes[i].inputs[0]].jump[a]) for i in nodes]  # integers on the main path
         rates = tuple(ly.dilation[a] * j for ly, j in zip(layers, jumps, strict=True) if ly is not None)
         kernels = {ly.kernel[a] for ly in layers if ly is not None}
         kernel = layers[0].kernel[a] if layers and layers[0] is not None else 1
@@ -387,7 +389,7 @@ def gridding_report(spec: Spec, input_size: IntArg | None = None, *, reads: Read
         sized = receptive_field(graph, input_size)
         for node in graph.nodes:
             layer = node.layer
-            if layer is None or layer.is_global:
+            if layer is None or layer.is_global or layer.upsamples:
                 continue
             length = sized.nodes[node.inputs[0]].length
             assert length is not None

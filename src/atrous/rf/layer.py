@@ -12,13 +12,21 @@ from dataclasses import dataclass, field
 
 from atrous.errors import ShapeError, bad
 
-__all__ = ["KINDS", "PAD_WORDS", "Layer", "conv", "crop", "global_pool", "pool", "span"]
+__all__ = ["KINDS", "PAD_WORDS", "UPSAMPLE_MODES", "Layer", "conv", "conv_transpose", "crop", "downsample",
+           "global_pool", "pool", "span", "upsample"]
 
 #: Layer kinds. ``global`` (global pooling: the map shrinks to 1) and ``global_broadcast`` (a global context
 #: broadcast back to every position: a squeeze-excitation gate, an upsampled image-pooling branch) make every
 #: output depend on the whole input; the local quantities pass through them unchanged.
 #: ``crop`` removes samples at the borders (negative padding; slicing such as a TCN's chomp).
-KINDS = ("conv", "maxpool", "avgpool", "global", "global_broadcast", "crop")
+#: ``conv_transpose`` and upsampling ``resize`` layers have a fractional stride: they first insert
+#: ``upsample - 1`` zeros between input samples, then run their kernel over that finer grid (see
+#: :func:`conv_transpose` and :func:`upsample`).
+#: ``resize`` is an integer resize (``nn.Upsample``, ``F.interpolate``), up (with zero insertion) or down.
+KINDS = ("conv", "maxpool", "avgpool", "global", "global_broadcast", "crop", "conv_transpose", "resize")
+#: interpolation modes that :func:`upsample` maps exactly (``linear`` stands for linear, bilinear and trilinear
+#: with ``align_corners=False``)
+UPSAMPLE_MODES = ("nearest", "linear")
 PAD_WORDS = ("same", "valid", "causal")
 
 AxisPadding = int | tuple[int, int] | str
@@ -40,12 +48,16 @@ class Layer:
     """One layer along every spatial axis (all tuples have one entry per axis).
 
     Output index ``i`` of axis ``a`` reads input positions ``i * stride[a] + t * dilation[a] - padding[a][0]``
-    for taps ``t = 0 .. kernel[a] - 1``.
+    for taps ``t = 0 .. kernel[a] - 1``. With ``upsample[a] = u > 1`` (a fractional stride ``stride / u``) the
+    kernel runs over the input with ``u - 1`` zeros inserted between its samples: position ``z`` of that grid is
+    input ``z / u`` when ``u`` divides ``z`` and nothing otherwise, so neighbouring outputs can read different
+    patterns (the receptive field depends on the output's phase, its index modulo the period).
 
     Shape:
         ``L_out = floor((L + left + right - span) / stride) + 1`` per axis, with
         ``span = (kernel - 1) * dilation + 1`` (``ceil`` instead of ``floor`` for pooling with
-        ``ceil_mode``, where the last window must start inside the input or its left padding).
+        ``ceil_mode``, where the last window must start inside the input or its left padding); with
+        ``upsample = u`` the zero-inserted length ``(L - 1) * u + 1`` replaces ``L``.
     """
 
     kernel: tuple[int, ...]
@@ -55,6 +67,7 @@ class Layer:
     kind: str = "conv"
     name: str = ""
     ceil_mode: bool = False
+    upsample: tuple[int, ...] = ()
     dims: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -64,17 +77,23 @@ class Layer:
         n = len(self.kernel)
         if not 1 <= n <= 3:
             raise bad(where, "kernel", "given for 1, 2 or 3 spatial axes", self.kernel)
-        for arg in ("stride", "dilation", "padding"):
+        if not self.upsample:
+            object.__setattr__(self, "upsample", (1,) * n)
+        for arg in ("stride", "dilation", "padding", "upsample"):
             if len(getattr(self, arg)) != n:
                 raise bad(where, arg, f"given for {n} axes like kernel", getattr(self, arg))
-        for arg in ("kernel", "stride", "dilation"):
+        for arg in ("kernel", "stride", "dilation", "upsample"):
             for v in getattr(self, arg):
                 if not _is_int(v) or v < 1:
                     raise bad(where, arg, "a positive int", v)
-        lowest = -(10**18) if self.kind == "crop" else 0
+        if self.kind not in ("conv_transpose", "resize") and any(u != 1 for u in self.upsample):
+            raise bad(where, "upsample", "1 on every axis except for a conv_transpose or resize layer",
+                      self.upsample)
+        lowest = -(10**18) if self.kind in ("crop", "conv_transpose", "resize") else 0
         for p in self.padding:
             if len(p) != 2 or not all(_is_int(v) and v >= lowest for v in p):
-                raise bad(where, "padding", "a pair of non-negative ints per axis (negative only for a crop)", p)
+                raise bad(where, "padding", "a pair of non-negative ints per axis (negative only for a crop, a "
+                          "resize or a transposed convolution)", p)
         object.__setattr__(self, "dims", n)
 
     @property
@@ -85,6 +104,11 @@ class Layer:
     @property
     def is_global(self) -> bool:
         return self.kind in ("global", "global_broadcast")
+
+    @property
+    def upsamples(self) -> bool:
+        """True when some axis has a fractional stride (zeros are inserted before the kernel runs)."""
+        return any(u > 1 for u in self.upsample)
 
     def output_length(self, length: IntArg) -> tuple[int, ...]:
         """Output length per axis for an input of ``length`` (one int, or one per axis).
@@ -102,6 +126,7 @@ class Layer:
             return lengths
         out = []
         for a, n in enumerate(lengths):
+            n = (n - 1) * self.upsample[a] + 1
             left, right = self.padding[a]
             room = n + left + right - self.span[a]
             s = self.stride[a]
@@ -125,6 +150,10 @@ class Layer:
 
         if self.is_global:
             return self.kind
+        if self.kind == "resize" and self.upsamples:
+            return f"resize x{fmt(self.upsample)} k{fmt(self.kernel)}"
+        if self.kind == "conv_transpose":
+            return f"{self.kind} k{fmt(self.kernel)} d{fmt(self.dilation)} s{fmt(self.upsample)}"
         return f"{self.kind} k{fmt(self.kernel)} d{fmt(self.dilation)} s{fmt(self.stride)}"
 
 
@@ -153,7 +182,8 @@ def conv(
         A :class:`Layer` with ``kind="conv"``.
 
     >>> conv(3, dilation=2, padding="same")
-    Layer(kernel=(3,), stride=(1,), dilation=(2,), padding=((2, 2),), kind='conv', name='', ceil_mode=False)
+    Layer(kernel=(3,), stride=(1,), dilation=(2,), padding=((2, 2),), kind='conv', name='', ceil_mode=False, \
+upsample=(1,))
     >>> conv(2, dilation=4, padding="causal").padding
     ((4, 0),)
     """
@@ -190,6 +220,106 @@ def global_pool(dims: int = 1, name: str = "global", broadcast: bool = False) ->
     """
     one = (1,) * dims
     return Layer(one, one, one, ((0, 0),) * dims, kind="global_broadcast" if broadcast else "global", name=name)
+
+
+def conv_transpose(
+    kernel_size: IntArg,
+    stride: IntArg = 1,
+    padding: IntArg = 0,
+    output_padding: IntArg = 0,
+    dilation: IntArg = 1,
+    *,
+    dims: int | None = None,
+    name: str = "",
+) -> Layer:
+    """A transposed convolution spec with ``torch.nn.ConvTranspose*d`` arguments (stride ``s``: jump ``1/s``).
+
+    It is exactly a zero insertion by ``stride`` followed by a stride-1 convolution of ``kernel_size`` taps
+    at ``dilation`` with padding ``(k - 1) * d - padding`` on the left and that plus ``output_padding`` on
+    the right. Output ``o`` then reads input ``i`` when ``o = i * stride + t * dilation - padding`` for a tap
+    ``t``, as in PyTorch.
+
+    Shape:
+        ``L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1``.
+
+    >>> layer = conv_transpose(4, stride=2, padding=1)
+    >>> layer.upsample, layer.padding, layer.output_length(7)
+    ((2,), ((2, 2),), (14,))
+    """
+    where = f"conv_transpose {name!r}" if name else "conv_transpose"
+    dims = _infer_dims((kernel_size, stride, dilation, padding, output_padding), dims, where)
+    k = _per_axis(kernel_size, dims, "kernel_size", where, minimum=1)
+    s = _per_axis(stride, dims, "stride", where, minimum=1)
+    d = _per_axis(dilation, dims, "dilation", where, minimum=1)
+    p = _per_axis(padding, dims, "padding", where, minimum=0)
+    op = _per_axis(output_padding, dims, "output_padding", where, minimum=0)
+    for a in range(dims):
+        if op[a] >= max(s[a], d[a]):
+            raise bad(where, "output_padding", f"smaller than stride or dilation ({max(s[a], d[a])})", op[a])
+    pads = tuple(((k[a] - 1) * d[a] - p[a], (k[a] - 1) * d[a] - p[a] + op[a]) for a in range(dims))
+    return Layer(k, (1,) * dims, d, pads, kind="conv_transpose", name=name, upsample=s)
+
+
+def upsample(scale_factor: IntArg, mode: str = "nearest", *, dims: int | None = None, name: str = "") -> Layer:
+    """An integer upsampling (``nn.Upsample``, ``F.interpolate``) as zero insertion followed by a small kernel.
+
+    ``mode="nearest"`` (also ``nearest-exact``, the same for integer factors): output ``o`` reads input
+    ``floor(o / s)``, a box of ``s`` taps. ``mode="linear"`` (linear, bilinear, trilinear with
+    ``align_corners=False``): output ``o`` sits at input coordinate ``x = (o + 0.5) / s - 0.5`` and reads the
+    inputs strictly closer than 1 to ``x`` (``floor(x)`` and ``floor(x) + 1``; only ``x`` itself when it is an
+    integer, which happens for odd ``s``, where the other weight is 0), a triangle of ``2 s`` taps (``2 s - 1``
+    for odd ``s``) over the zero-inserted grid. Both clamp at the borders, which the receptive field ignores.
+
+    Shape:
+        ``L_out = L * scale_factor``.
+
+    >>> upsample(2).kernel, upsample(2).padding, upsample(2, "linear").kernel, upsample(3, "linear").padding
+    ((2,), ((1, 1),), (4,), ((3, 3),))
+    """
+    where = f"upsample {name!r}" if name else "upsample"
+    if mode not in UPSAMPLE_MODES:
+        raise bad(where, "mode", f"one of {', '.join(UPSAMPLE_MODES)}", mode)
+    dims = _infer_dims((scale_factor,), dims, where)
+    s = _per_axis(scale_factor, dims, "scale_factor", where, minimum=1)
+    if mode == "nearest":
+        k = s
+        pads = tuple((u - 1, u - 1) for u in s)
+    else:  # reads z in (o - (s - 1) / 2 - s, o - (s - 1) / 2 + s), open: see the docstring
+        k = tuple(2 * u - u % 2 for u in s)
+        pads = tuple((u // 2 + u - 1, u // 2 + u - 1) for u in s)
+    return Layer(k, (1,) * dims, (1,) * dims, pads, kind="resize", name=name, upsample=s)
+
+
+def downsample(factor: IntArg, mode: str = "nearest", *, dims: int | None = None, name: str = "") -> Layer:
+    """An integer downsampling by ``F.interpolate`` (``L_out = L / factor``) with ``align_corners=False``.
+
+    ``nearest`` reads input ``o * s``; ``linear`` sits at ``x = (o + 0.5) * s - 0.5`` and reads ``x`` itself
+    for odd ``s``, ``floor(x)`` and ``floor(x) + 1`` for even ``s``.
+
+    >>> layer = downsample(8, "linear")
+    >>> layer.kernel, layer.padding, layer.output_length(224), downsample(3, "linear").padding
+    ((2,), ((-3, -3),), (28,), ((-1, -1),))
+    """
+    where = f"downsample {name!r}" if name else "downsample"
+    if mode not in UPSAMPLE_MODES:
+        raise bad(where, "mode", f"one of {', '.join(UPSAMPLE_MODES)}", mode)
+    dims = _infer_dims((factor,), dims, where)
+    s = _per_axis(factor, dims, "factor", where, minimum=1)
+    if mode == "nearest":
+        k = (1,) * dims
+        pads = tuple((0, 0) for _ in s)
+    else:
+        k = tuple(2 - v % 2 for v in s)
+        pads = tuple((-((v - 1) // 2), -((v - 1) // 2)) for v in s)
+    return Layer(k, s, (1,) * dims, pads, kind="resize", name=name)
+
+
+def _infer_dims(values: tuple[object, ...], dims: int | None, where: str) -> int:
+    if dims is None:
+        dims = next((len(v) for v in values if isinstance(v, Sequence) and not isinstance(v, str)), 1)
+    if not _is_int(dims) or not 1 <= dims <= 3:
+        raise bad(where, "dims", "1, 2 or 3", dims)
+    return dims
 
 
 def crop(amounts: Sequence[tuple[int, int]], step: IntArg = 1, name: str = "") -> Layer:

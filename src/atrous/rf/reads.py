@@ -6,6 +6,10 @@ only the boolean pattern, and most networks keep it a *product* of per-axis patt
 over axes, and a merge of product patterns stays a product when the branches agree on every axis but one,
 or when one branch contains the others on every axis (a residual add, a dense block's concatenation).
 Only other merges (an Inception block's 1x7 and 7x1 branches) fall back to a dense boolean array.
+
+Nodes after a fractional stride (a transposed convolution, an upsampling) are phase-dependent: their unit 0
+is computed densely by :func:`atrous.rf.phases.propagate`, starting from the fast patterns of the phase-free
+nodes that feed them (an FCN's backbone is done as before).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from atrous.errors import bad
 from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
-from atrous.rf.support import AxisSupport
+from atrous.rf.phases import is_phase_free, propagate
+from atrous.rf.support import AxisSupport, _first_reading_unit, _shifted_graph
 
 __all__ = ["NodeReads", "Reads", "node_reads", "reads"]
 
@@ -183,10 +188,33 @@ def reads(spec: Spec, node: str | int | None = None) -> Reads:
     idx = graph.output if node is None else (graph.index(node) if isinstance(node, str) else node)
     if not isinstance(idx, int) or not 0 <= idx < len(graph.nodes):
         raise bad("reads", "node", f"a node name or an index in 0..{len(graph.nodes) - 1}", node)
+    if not is_phase_free(graph, idx)[idx]:
+        return _phased(graph, [idx])[idx]
     for i, r in _walk(graph, idx):
         if i == idx:
             return r
     raise AssertionError("unreachable")
+
+
+def _phased(graph: Graph, targets: list[int]) -> dict[int, Reads]:
+    """Dense read patterns of unit 0 of phase-dependent nodes (seeded by the fast walk where phase-free)."""
+    upto = max(targets)
+    free = is_phase_free(graph, upto)
+    feeders = {j for i, n in enumerate(graph.nodes[: upto + 1]) if not free[i] for j in n.inputs if free[j]}
+    fast: dict[int, tuple[tuple[int, ...], np.ndarray]] = {}
+    if feeders:
+        for i, r in _walk(graph, max(feeders)):
+            if i in feeders:
+                fast[i] = (r.origin, r.mask())
+    out: dict[int, Reads] = {}
+    dims = tuple(range(graph.dims))
+    for i, pattern in propagate(graph, dims, dict.fromkeys(targets, 0), dtype=bool, seed=fast.get):
+        if pattern is None:  # unit 0 reads nothing: describe the first unit that reads input
+            shifted = _shifted_graph(graph, i, _first_reading_unit(graph, i))
+            out[i] = _phased(shifted, [len(shifted.nodes) - 1])[len(shifted.nodes) - 1]
+        else:
+            out[i] = Reads(pattern[0], None, pattern[1])
+    return out
 
 
 def node_reads(spec: Spec) -> list[NodeReads]:
@@ -197,4 +225,9 @@ def node_reads(spec: Spec) -> list[NodeReads]:
     [(1, 1), (3, 5), (5, 9)]
     """
     graph = as_graph(spec)
-    return [NodeReads(graph.nodes[i].name, r.taps, r.volume) for i, r in _walk(graph, len(graph.nodes) - 1)]
+    free = is_phase_free(graph)
+    last_free = max(i for i, f in enumerate(free) if f)
+    rows = {i: r for i, r in _walk(graph, last_free) if free[i]}
+    if not all(free):
+        rows.update(_phased(graph, [i for i, f in enumerate(free) if not f]))
+    return [NodeReads(graph.nodes[i].name, rows[i].taps, rows[i].volume) for i in range(len(graph.nodes))]

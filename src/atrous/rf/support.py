@@ -4,7 +4,9 @@ The support of output index 0 of a node is a dense array of path counts over its
 (``counts[i0, i1, ...]`` counts the paths from input offset ``origin + (i0, i1, ...)``). A layer with kernel
 ``k`` and dilation ``d`` running at jump ``J`` adds ``k`` copies of its input's counts shifted by
 ``t * d * J`` along each axis (the kernel is a product over axes, so the axes are done one at a time);
-a merge adds its branches' counts, so the support of parallel branches (ASPP) is their union.
+a merge adds its branches' counts, so the support of parallel branches (ASPP) is their union. After a
+fractional stride (a transposed convolution, an upsampling) the taps of a unit land on different phases of
+its input (:mod:`atrous.rf.phases`), and only the phases that output unit 0 needs are computed.
 
 Counts are float64: exact while they stay below 2**53, which covers every practical stack; only whether a
 count is zero decides taps and holes.
@@ -13,7 +15,6 @@ count is zero decides taps and holes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from atrous.errors import UnsupportedOpError, bad
 from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
+from atrous.rf.phases import propagate
 
 __all__ = ["AxisSupport", "Support", "support"]
 
@@ -127,72 +129,6 @@ class Support(TapCounts):
         return np.asarray(self.counts / self.counts.sum())
 
 
-def _shift_sum(arr: np.ndarray, axis: int, kernel: int, step: int) -> np.ndarray:
-    """Sum of ``kernel`` copies of ``arr`` shifted by ``0, step, 2 step, ...`` along ``axis``."""
-    if kernel == 1:
-        return arr
-    n = arr.shape[axis]
-    shape = list(arr.shape)
-    shape[axis] = n + (kernel - 1) * step
-    out = np.zeros(shape, dtype=arr.dtype)
-    moved = np.moveaxis(out, axis, 0)
-    src = np.moveaxis(arr, axis, 0)
-    for t in range(kernel):
-        moved[t * step: t * step + n] += src
-    return out
-
-
-def _apply(counts: np.ndarray, origin: tuple[int, ...], jump: tuple[int, ...], layer: Layer,
-           axes: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
-    new_origin = list(origin)
-    new_jump = list(jump)
-    for i, a in enumerate(axes):
-        if layer.is_global:
-            continue
-        counts = _shift_sum(counts, i, layer.kernel[a], layer.dilation[a] * jump[i])
-        new_origin[i] = origin[i] - layer.padding[a][0] * jump[i]
-        new_jump[i] = jump[i] * layer.stride[a]
-    return counts, tuple(new_origin), tuple(new_jump)
-
-
-def _union(parts: list[tuple[np.ndarray, tuple[int, ...]]]) -> tuple[np.ndarray, tuple[int, ...]]:
-    dims = len(parts[0][1])
-    lo = tuple(min(o[a] for _, o in parts) for a in range(dims))
-    hi = tuple(max(o[a] + c.shape[a] for c, o in parts) for a in range(dims))
-    out = np.zeros(tuple(h - low for low, h in zip(lo, hi)))
-    for c, o in parts:
-        out[tuple(slice(o[a] - lo[a], o[a] - lo[a] + c.shape[a]) for a in range(dims))] += c
-    return out, lo
-
-
-def _propagate(graph: Graph, axes: tuple[int, ...], upto: int | None = None
-               ) -> Iterator[tuple[int, np.ndarray, tuple[int, ...]]]:
-    """Yield ``(node, counts, origin)`` for every node in order, over the given axes."""
-    last = len(graph.nodes) - 1 if upto is None else upto
-    last_use = {}
-    for i, node in enumerate(graph.nodes[: last + 1]):
-        for j in node.inputs:
-            last_use[j] = i
-    state: dict[int, tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]] = {}
-    for i, node in enumerate(graph.nodes[: last + 1]):
-        if node.op == "input":
-            counts = np.ones((1,) * len(axes))
-            origin: tuple[int, ...] = (0,) * len(axes)
-            jump: tuple[int, ...] = (1,) * len(axes)
-        elif node.op == "layer":
-            assert node.layer is not None
-            c, o, jmp = state[node.inputs[0]]
-            counts, origin, jump = _apply(c, o, jmp, node.layer, axes)
-        else:
-            counts, origin = _union([(state[k][0], state[k][1]) for k in node.inputs])
-            jump = state[node.inputs[0]][2]
-        state[i] = (counts, origin, jump)
-        yield i, counts, origin
-        for k in node.inputs:
-            if last_use.get(k) == i and k in state:
-                del state[k]
-
-
 def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELLS) -> Support:
     """Exact support of output index 0 of ``node`` (default: the graph's output).
 
@@ -219,19 +155,47 @@ def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELL
         raise bad("support", "node", f"a node name or an index in 0..{len(graph.nodes) - 1}", node)
     per_axis = []
     for a in range(graph.dims):
-        for i, counts, origin in _propagate(graph, (a,), upto=idx):
-            if i == idx:
-                per_axis.append(AxisSupport(origin[0], counts))
+        origin, counts = _unit0(graph, (a,), idx)
+        per_axis.append(AxisSupport(origin[0], counts))
     extent = tuple(p.extent for p in per_axis)
     if graph.dims == 1:
         return Support((per_axis[0].origin,), extent, per_axis[0].counts, tuple(per_axis))
     if math.prod(extent) > max_cells:
         return Support(tuple(p.origin for p in per_axis), extent, None, tuple(per_axis))
-    for i, counts, origin in _propagate(graph, tuple(range(graph.dims)), upto=idx):
-        if i == idx:
-            marginals = tuple(
-                AxisSupport(origin[a], counts.sum(axis=tuple(b for b in range(graph.dims) if b != a)))
-                for a in range(graph.dims)
-            )
-            return Support(origin, extent, counts, marginals)
-    raise AssertionError("unreachable")
+    origin, counts = _unit0(graph, tuple(range(graph.dims)), idx)
+    marginals = tuple(
+        AxisSupport(origin[a], counts.sum(axis=tuple(b for b in range(graph.dims) if b != a)))
+        for a in range(graph.dims)
+    )
+    return Support(origin, extent, counts, marginals)
+
+
+def _unit0(graph: Graph, axes: tuple[int, ...], idx: int) -> tuple[tuple[int, ...], np.ndarray]:
+    """Path counts of output unit 0 of node ``idx`` (or of the first unit that reads input) over ``axes``."""
+    for _, pattern in propagate(graph, axes, idx):
+        if pattern is not None:
+            return pattern
+    first = _first_reading_unit(graph, idx)
+    shifted = _shifted_graph(graph, idx, first)
+    return _unit0(shifted, axes, len(shifted.nodes) - 1)
+
+
+def _first_reading_unit(graph: Graph, idx: int) -> tuple[int, ...]:
+    from atrous.rf.stack import receptive_field
+
+    node = receptive_field(graph).nodes[idx]
+    return tuple(next(i for i in range(ax.period.period) if ax.unit(i) is not None) for ax in node.table)
+
+
+def _shifted_graph(graph: Graph, idx: int, by: tuple[int, ...]) -> Graph:
+    """``graph`` up to ``idx`` followed by a crop that makes unit ``by`` the new unit 0."""
+    g = Graph(graph.dims)
+    for node in graph.nodes[1: idx + 1]:
+        if node.op == "layer":
+            assert node.layer is not None
+            g.add(node.layer, node.inputs[0], name=node.name)
+        else:
+            g.merge(list(node.inputs), node.op, name=node.name)
+    g.add(Layer((1,) * graph.dims, (1,) * graph.dims, (1,) * graph.dims, tuple((-b, 0) for b in by), kind="crop"),
+          idx)
+    return g
