@@ -71,3 +71,15 @@ def test_graph_model_gets_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
 def test_torchvision_models_get_a_report(source: str, tmp_path: Path) -> None:
     assert main(["report", source, "-o", str(tmp_path / "r.html"), "--samples", "2"]) == 0
     assert (tmp_path / "r.html").stat().st_size > 50_000
+
+
+def test_report_reads_a_checkpoint_of_atrous_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "gridding", "--model-arg", "rates=2,2,2", "--steps", "2", "--threads", "1",
+                 "--out", str(run), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run), "--json", "--samples", "1"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["rf"]["size"] == [13, 13] and d["support"]["holes"] == 120 and d["erf"]["samples"] == 1
+    assert main(["report", str(run / "best.pt"), "-o", str(tmp_path / "r.html"), "--samples", "1"]) == 0
+    assert (tmp_path / "r.html").exists()

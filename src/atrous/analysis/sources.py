@@ -1,4 +1,5 @@
-"""Build a model from a SOURCE string: ``torchvision:NAME?key=value``, ``atrous:NAME``, ``package.module:callable``.
+"""Build a model from a SOURCE string: ``torchvision:NAME?key=value``, ``atrous:NAME``, ``package.module:callable``,
+or the path of a checkpoint written by ``atrous train`` (``runs/x/best.pt``, or a run folder: its ``best.pt``).
 
 Keyword values are Python literals (``replace_stride_with_dilation=[False,True,True]``); a ``#attribute.path``
 suffix selects a submodule (``torchvision:deeplabv3_resnet50#backbone``). torchvision models are built with
@@ -10,13 +11,33 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from atrous.errors import ConfigError
 
-__all__ = ["load_model", "parse_input_shape", "parse_source"]
+__all__ = ["checkpoint_config", "load_model", "parse_input_shape", "parse_source"]
+
+
+def _checkpoint_path(source: str) -> Path | None:
+    """The checkpoint file a SOURCE names, or None when SOURCE is not a path."""
+    path = Path(source)
+    if path.is_dir():
+        best = path / "best.pt"
+        return best if best.exists() else path / "last.pt"
+    return path if path.suffix == ".pt" or (path.exists() and path.is_file()) else None
+
+
+def checkpoint_config(source: str) -> dict[str, Any] | None:
+    """``{"name": ..., "kwargs": {...}}`` of the model in a checkpoint SOURCE (None when SOURCE is not a path)."""
+    path = _checkpoint_path(source)
+    if path is None:
+        return None
+    state = importlib.import_module("atrous.train.state")
+    model = state.load_checkpoint(path)["model"]
+    return {"name": str(model["name"]), "kwargs": dict(model.get("kwargs", {}))}
 
 HELP = "SOURCE must be torchvision:NAME, atrous:NAME or package.module:callable (optionally ?key=value&...)"
 
@@ -44,6 +65,11 @@ def parse_source(source: str) -> tuple[str, str, dict[str, Any], str]:
 
 def load_model(source: str) -> nn.Module:
     """The ``nn.Module`` a SOURCE string names (in eval mode)."""
+    path = _checkpoint_path(source) if isinstance(source, str) else None
+    if path is not None:
+        state = importlib.import_module("atrous.train.state")
+        trained: nn.Module = state.load_model(path)
+        return trained.eval()
     kind, name, kwargs, attr = parse_source(source)
     if kind == "torchvision":
         model = _torchvision(name, kwargs)

@@ -19,7 +19,8 @@ EPILOG = """examples:
   atrous report "torchvision:resnet50?replace_stride_with_dilation=[False,True,True]" --inits 4
   atrous report atrous:wavenet --json                the analyze object plus "erf" and "frequency"
   atrous report mypackage.models:build_net --input-shape 1,1,16000 --node encoder --device cuda
-SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, or package.module:callable
+  atrous report runs/gridding-dilated_cnn-seed0/best.pt   a model trained with `atrous train`
+SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, package.module:callable, or a checkpoint
 """
 
 
@@ -72,15 +73,18 @@ class _Bar:
 
 
 def _shape(args: argparse.Namespace) -> tuple[int, ...]:
-    from atrous.analysis.sources import parse_input_shape, parse_source
+    from atrous.analysis.sources import checkpoint_config, parse_input_shape, parse_source
 
     if args.input_shape is not None:
         return parse_input_shape(args.input_shape)
-    kind, name, _, _ = parse_source(args.source)
+    trained = checkpoint_config(args.source)
+    kind, name = ("atrous", trained["name"]) if trained is not None else parse_source(args.source)[:2]
     if kind == "atrous":
         from atrous.models import model_info
 
-        return (1, *model_info(name).input_shape[1:])
+        shape = (1, *model_info(name).input_shape[1:])
+        channels = trained["kwargs"].get("in_channels") if trained is not None else None
+        return (1, int(channels), *shape[2:]) if isinstance(channels, int) else shape
     return (1, 3, 224, 224)
 
 
@@ -96,7 +100,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrous.analysis.sources import load_model, parse_source
+    from atrous.analysis.sources import checkpoint_config, load_model, parse_source
     from atrous.report import collect, render_html
 
     _check(args)
@@ -106,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)  # models built here get the same random weights every run
     model = load_model(args.source)
     node = args.node
-    kind, name, _, attr = parse_source(args.source)
+    trained = checkpoint_config(args.source)
+    kind, name, _, attr = ("atrous", trained["name"], {}, "") if trained is not None else parse_source(args.source)
     if node is None and kind == "atrous" and not attr:
         from atrous.models import model_info
 
