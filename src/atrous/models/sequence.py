@@ -25,7 +25,8 @@ def _positive(where: str, arg: str, value: object) -> int:
 @register_model("tcn", description="Bai et al. (2018) TCN: levels of two causal dilated convs + residual",
                 causal=True, input_shape=(2, 1, 128), tags=("sequence",))
 class TCN(ReceptiveFieldMixin, nn.Module):
-    """Temporal convolutional network: level ``i`` is a :class:`~atrous.nn.TemporalBlock` with dilation ``2**i``.
+    """Temporal convolutional network: level ``i`` is a :class:`~atrous.nn.TemporalBlock` with dilation ``2**i``
+    (or ``dilations[i]``).
 
     Args:
         in_channels: input features per time step.
@@ -34,25 +35,38 @@ class TCN(ReceptiveFieldMixin, nn.Module):
         dropout: dropout inside the blocks.
         out_channels: optional 1x1 head (per time step, so still causal).
         weight_norm: weight normalisation on the convs, as in the paper.
+        dilations: the dilation of each level (one positive int per level); ``None`` is Bai et al.'s ``2**i``.
+            Dilations do not change the parameter count, only where the taps land (e.g. ``1, 4, 16`` for a
+            beat of 4 frames and a bar of 4 beats).
 
     Shape:
         ``(B, in_channels, L) -> (B, out_channels or channels[-1], L)``; receptive field
-        ``1 + 2 (k - 1) (2^levels - 1)``.
+        ``1 + 2 (k - 1) sum(dilations)``, which is ``1 + 2 (k - 1) (2^levels - 1)`` by default.
 
     >>> TCN(channels=(8, 8, 8), kernel_size=3).receptive_field().size
     (29,)
+    >>> TCN(channels=(8, 8, 8), kernel_size=3, dilations=(1, 4, 16)).receptive_field().size
+    (85,)
     """
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 32, 32, 32), kernel_size: int = 3,
-                 dropout: float = 0.0, out_channels: int | None = None, weight_norm: bool = False) -> None:
+                 dropout: float = 0.0, out_channels: int | None = None, weight_norm: bool = False,
+                 dilations: Sequence[int] | None = None) -> None:
         super().__init__()
         _positive("TCN", "in_channels", in_channels)
         if isinstance(channels, int) or not channels:
             raise ConfigError(f"TCN: channels must be a non-empty list (one entry per level), got {channels!r}")
         widths = [_positive("TCN", "channels", c) for c in channels]
+        if dilations is None:
+            rates = [2**i for i in range(len(widths))]
+        elif isinstance(dilations, int) or len(dilations) != len(widths):
+            raise ConfigError(f"TCN: dilations must be a list of {len(widths)} positive ints (one per level, like "
+                              f"channels), got {dilations!r}")
+        else:
+            rates = [_positive("TCN", "dilations", d) for d in dilations]
         self.levels = nn.ModuleList(
-            TemporalBlock(c_in, c_out, kernel_size, dilation=2**i, dropout=dropout, weight_norm=weight_norm)
-            for i, (c_in, c_out) in enumerate(zip([in_channels, *widths[:-1]], widths))
+            TemporalBlock(c_in, c_out, kernel_size, dilation=d, dropout=dropout, weight_norm=weight_norm)
+            for c_in, c_out, d in zip([in_channels, *widths[:-1]], widths, rates)
         )
         self.head = None if out_channels is None else nn.Conv1d(widths[-1], _positive("TCN", "out_channels",
                                                                                       out_channels), 1)

@@ -201,7 +201,8 @@ TASKS: dict[str, Task] = {
 
 
 #: modules that add application tasks with :func:`register_task` when imported (see docs/train.md)
-FAMILIES: tuple[str, ...] = ("atrous.train.tasks_vision", "atrous.train.tasks_graph")
+FAMILIES: tuple[str, ...] = ("atrous.train.tasks_vision", "atrous.train.tasks_graph", "atrous.train.tasks_music",
+                             "atrous.train.tasks_genomics")
 _loaded = False
 
 
