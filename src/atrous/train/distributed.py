@@ -95,4 +95,7 @@ def setup(device: str) -> tuple[Context, torch.device]:
 
 def teardown(ctx: Context) -> None:
     if ctx.distributed and dist.is_initialized():
+        # every rank leaves together: a rank that tears gloo down while rank 0 still writes its files and talks
+        # to the store was seen to abort ("terminate called without an active exception")
+        dist.barrier()
         dist.destroy_process_group()
