@@ -12,16 +12,6 @@ from atrous.data import MissingDependencyError, SequentialDigits
 from atrous.data import digits as digits_module
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a small shared machine, OpenMP threads spinning against other processes make tiny
-    models 10 to 40 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_split_sizes_and_standardisation():
     train, test = SequentialDigits("train"), SequentialDigits("test")
     assert (len(train), len(test)) == (1437, 360)

@@ -11,14 +11,6 @@ from atrous.data.graphs import HopRings, KarateClub, collate_graphs, ring_labels
 from atrous.errors import ConfigError
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _nx(edge_index: torch.Tensor, n: int) -> nx.Graph:
     g = nx.Graph()
     g.add_nodes_from(range(n))

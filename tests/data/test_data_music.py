@@ -12,16 +12,6 @@ from atrous.data import BachChorales, MissingDependencyError, collate_rolls, fra
 from atrous.data import music as music_module
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a small shared machine, OpenMP threads spinning against other processes make tiny
-    models 10 to 40 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def rolls_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("rolls")

@@ -12,16 +12,6 @@ from atrous.errors import ConfigError
 from atrous.train.tasks import TASKS
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a small shared machine, OpenMP threads spinning against other processes make tiny
-    models 10 to 40 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("length", [2, 7, 600])
 def test_adding_shapes_and_target(length):
     ds = AddingProblem(length=length, size=50, seed=3)

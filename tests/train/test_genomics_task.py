@@ -21,14 +21,6 @@ TINY = ["--data-arg", "length=256", "--data-arg", "max_distance=100", "--data-ar
 TOWER = ["--model-arg", "dilations=1,2,4,8,16,32", "--model-arg", "kernel_sizes=3,3,3,3,3,3"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _train(capsys, out, *extra):
     code = main(["train", "enhancer", *TINY, "--seed", "0", "--out", str(out), "--log-every", "1", "--device", "cpu",
                  "--json", *extra])

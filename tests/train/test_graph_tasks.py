@@ -13,15 +13,6 @@ from atrous.cli.main import main
 from atrous.models import create_model
 from atrous.train import TASKS, evaluate, list_tasks, load_checkpoint, load_model, train_step
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TINY = {
     "hops": ["--data-arg", "d=2", "--data-arg", "nodes=60", "--train-size", "4", "--test-size", "2", "--lr", "0.05"],
     "karate": ["--lr", "0.05"],

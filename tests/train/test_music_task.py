@@ -22,14 +22,6 @@ TINY = ["--data-arg", "periods=1,1,4,4", "--length", "32", "--train-size", "960"
         "--model-arg", "channels=16,16", "--model-arg", "dilations=1,4", "--batch-size", "16", "--lr", "0.02"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_rhythm_trains_the_loss_falls_and_the_checkpoint_reloads(capsys, tmp_path):
     assert "rhythm" in list_tasks()
     code = main(["train", "rhythm", *TINY, "--steps", "60", "--seed", "0", "--out", str(tmp_path), "--log-every", "1",

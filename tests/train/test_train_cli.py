@@ -17,16 +17,6 @@ from atrous.train import TASKS, evaluate, load_checkpoint, load_model, train_ste
 from atrous.train.loop import _StopSignal
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: on a small shared machine, OpenMP threads spinning against other processes make tiny
-    models 10 to 40 times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """One parsed-chorales cache for the module (parsing is the slow part)."""

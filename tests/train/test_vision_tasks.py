@@ -24,14 +24,6 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _train(capsys, out, task, *extra):
     code = main(["train", task, *TINY[task], "--batch-size", "16", "--epochs", "10", "--seed", "0", "--out", str(out),
                  "--log-every", "1", "--device", "cpu", "--json", *extra])
