@@ -7,6 +7,7 @@ same in any order and in any process, and its train and test splits never share 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -16,7 +17,27 @@ from atrous.data._common import check_count, item_rng, split_id
 __all__ = ["AddingProblem", "CopyMemory"]
 
 
-class AddingProblem(Dataset[tuple[Tensor, Tensor]]):
+class _Generated(Dataset[tuple[Tensor, Tensor]]):
+    """``size`` samples of one split, each drawn from its own generator (``seed``, split, index)."""
+
+    def __init__(self, length: int, size: int, split: str, seed: int, min_length: int) -> None:
+        where = type(self).__name__
+        self.length = check_count(where, "length", length, minimum=min_length)
+        self.size = check_count(where, "size", size)
+        self.split = split
+        self._split = split_id(where, split)
+        self.seed = check_count(where, "seed", seed, minimum=0)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _rng(self, index: int) -> np.random.Generator:
+        if not 0 <= index < self.size:
+            raise IndexError(f"{type(self).__name__}: index {index} out of range for size {self.size}")
+        return item_rng(self.seed, self._split, index)
+
+
+class AddingProblem(_Generated):
     """The adding problem (Hochreiter & Schmidhuber 1997, in the form of Bai et al.'s ``add_test.py``).
 
     Channel 0 holds ``length`` values drawn uniformly from ``[0, 1)``; channel 1 is zero except for a 1 at two
@@ -42,20 +63,10 @@ class AddingProblem(Dataset[tuple[Tensor, Tensor]]):
     """
 
     def __init__(self, length: int = 600, size: int = 50_000, split: str = "train", seed: int = 0) -> None:
-        where = type(self).__name__
-        self.length = check_count(where, "length", length, minimum=2)
-        self.size = check_count(where, "size", size)
-        self.split = split
-        self._split = split_id(where, split)
-        self.seed = check_count(where, "seed", seed, minimum=0)
-
-    def __len__(self) -> int:
-        return self.size
+        super().__init__(length, size, split, seed, min_length=2)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= index < self.size:
-            raise IndexError(f"{type(self).__name__}: index {index} out of range for size {self.size}")
-        rng = item_rng(self.seed, self._split, index)
+        rng = self._rng(index)
         values = rng.random(self.length, dtype="float32")
         first, second = rng.choice(self.length, size=2, replace=False)
         marks = torch.zeros(self.length)
@@ -65,7 +76,7 @@ class AddingProblem(Dataset[tuple[Tensor, Tensor]]):
         return x, y
 
 
-class CopyMemory(Dataset[tuple[Tensor, Tensor]]):
+class CopyMemory(_Generated):
     """Copy memory (Bai et al.'s ``copymem_test.py``): remember 10 symbols across a blank of ``length`` steps.
 
     The input (one channel, the symbol's value as a float, as in the paper's code) is 10 symbols drawn from
@@ -94,20 +105,10 @@ class CopyMemory(Dataset[tuple[Tensor, Tensor]]):
     classes = 10
 
     def __init__(self, length: int = 1000, size: int = 10_000, split: str = "train", seed: int = 0) -> None:
-        where = type(self).__name__
-        self.length = check_count(where, "length", length)
-        self.size = check_count(where, "size", size)
-        self.split = split
-        self._split = split_id(where, split)
-        self.seed = check_count(where, "seed", seed, minimum=0)
-
-    def __len__(self) -> int:
-        return self.size
+        super().__init__(length, size, split, seed, min_length=1)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        if not 0 <= index < self.size:
-            raise IndexError(f"{type(self).__name__}: index {index} out of range for size {self.size}")
-        rng = item_rng(self.seed, self._split, index)
+        rng = self._rng(index)
         seq = torch.from_numpy(rng.integers(1, 9, size=self.symbols)).long()
         total = self.length + 2 * self.symbols
         x = torch.zeros(total)
