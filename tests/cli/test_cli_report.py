@@ -39,6 +39,8 @@ def test_report_json_follows_the_contract(tmp_path: Path, capsys: pytest.Capture
     (["report", "atrous:tcn", "--input-shape", "1,x,5"], "input"),
     (["report", "atrous:tcn", "--samples", "0"], "--samples must be a positive int"),
     (["report", "atrous:tcn", "--device", "cuda"], "--device"),
+    (["report", "_cli_models:detached", "--input-shape", "1,1,32"], "does not depend on the input"),
+    (["report", "_cli_models:unused", "--input-shape", "1,1,32", "--node", "spare"], "unreachable"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     import torch

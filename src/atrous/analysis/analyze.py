@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from atrous.analysis.trace import TracedModel, trace
-from atrous.errors import UnsupportedOpError
+from atrous.errors import ConfigError, UnsupportedOpError
 from atrous.rf.summary import summarize
 
 __all__ = ["Analysis", "analyze"]
@@ -61,6 +61,11 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
             raise UnsupportedOpError(f"{failed}; or analyse an earlier node with --node") from None
         target = traced.outputs.get("out", next(iter(traced.outputs.values())))
     else:
+        modules = dict(model.named_modules())
+        known = (traced.modules, traced.aliases, traced.outputs, traced.opaque)
+        if node in modules and not any(node in table for table in known):
+            raise ConfigError(f"analyze: node {node!r} is a module of the model that its forward pass never calls "
+                              "(unreachable); pick a module the forward pass runs")
         target = traced.resolve(node)
     graph.set_output(target)
     summary = summarize(graph, traced.input_size)

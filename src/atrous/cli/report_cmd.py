@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from atrous.cli._format import axes
 from atrous.cli._report import rf_lines
-from atrous.errors import ConfigError
+from atrous.errors import ConfigError, UnsupportedOpError
 
 EPILOG = """examples:
   atrous report atrous:deeplabv3                     the registry model at its default input shape
@@ -123,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if data.erf is None and not args.no_erf:
+        raise UnsupportedOpError(f"report: {data.erf_error}; pass --no-erf to report the analysis without the ERF")
     out = Path(args.output) if args.output else (None if args.json else Path("report.html"))
     if out is not None:
         try:
