@@ -157,8 +157,9 @@ def phase_oracle(graph: Graph, node: int, n: int) -> dict:
     """Period, shift, jump, per-phase extents and unit 0's counts of ``node``, by brute force.
 
     Units ``mid .. mid + 2 * bound`` are pushed back along each axis; the period is the smallest ``P`` for
-    which unit ``v + P`` reads exactly the inputs of unit ``v`` moved by one common positive ``Q``, for every
-    measured ``v``. Unit 0's phase is then measured at the middle unit that is a multiple of ``P``.
+    which unit ``v + P`` reads exactly the inputs of unit ``v`` (the set, not the path counts) moved by one common
+    positive ``Q``, for every measured ``v``. Unit 0's phase is then measured at a middle unit that is a multiple of
+    the lattice period.
     """
     shapes = node_shapes(graph, n)
     bound = max_period(graph)
@@ -175,14 +176,19 @@ def phase_oracle(graph: Graph, node: int, n: int) -> dict:
             firsts = [min(k[a] for k in units[v]) if units[v] else None for v in range(len(units))]
             q = next((firsts[v + p] - firsts[v] for v in range(len(units) - p)
                       if firsts[v] is not None and firsts[v + p] is not None), None)
-            if q is not None and q > 0 and all(_moved(units[v], a, q) == units[v + p]
+            # the read pattern (which inputs, not how many paths) must repeat: path counts can alternate between
+            # units that read the same inputs (nearest x3, stride 2, nearest x2, stride 3 reads [2, 2] then [1, 3])
+            if q is not None and q > 0 and all(_moved(units[v], a, q).keys() == units[v + p].keys()
                                                for v in range(len(units) - p)):
                 period.append(p)
                 shift.append(q)
                 break
         else:
             raise AssertionError(f"no period up to {bound} on axis {a}")
-    base = tuple(m + (-m) % p for m, p in zip(mid, period))  # the first unit at or after mid in phase 0
+    # the first unit at or after mid in unit 0's phase: path counts repeat with the lattice period, which divides
+    # the product of the axis's zero-insertion factors (the read pattern's period can be shorter)
+    lattice = [math.prod(nd.layer.upsample[a] for nd in graph.nodes if nd.layer is not None) for a in range(graph.dims)]
+    base = tuple(m + (-m) % lat for m, lat in zip(mid, lattice))
     g = input_gradient(graph, node, base, n)
     nz = np.argwhere(g != 0)
     lo, hi = nz.min(axis=0), nz.max(axis=0)

@@ -85,7 +85,10 @@ def test_output_length_raises_exactly_when_oracle_has_no_output(layers):
 
 def check_phases(graph: Graph) -> None:
     """After fractional strides: period, jump, every phase's extent and unit 0's counts against brute force."""
-    n = extent_bound(graph) + 8 + 4 * max_period(graph)
+    # 1-D is cheap, so the brute force gets a wide margin (a 600-example run found inputs too small for the
+    # narrower one); 2-D keeps the narrower input, since the oracle's cost grows with its square
+    n = (2 * extent_bound(graph) + 16 + 8 * max_period(graph) if graph.dims == 1
+         else extent_bound(graph) + 8 + 4 * max_period(graph))
     result = receptive_field(graph, n)
     rows = node_reads(graph)
     for idx in range(1, len(graph.nodes)):
@@ -113,7 +116,8 @@ def check_phases(graph: Graph) -> None:
         np.testing.assert_array_equal(sup.counts, truth["counts"])
 
 
-PHASE_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PHASE_SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
 
 
 @PHASE_SETTINGS
