@@ -92,6 +92,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from atrous.analysis import _checks as checks
 from atrous.analysis._linearise import Linearised, dilated_avg_pool
 from atrous.errors import AtrousError, ConfigError, ShapeError, UnsupportedOpError, bad
 
@@ -562,20 +563,11 @@ def empirical_rf(
     """
     if not isinstance(model, nn.Module):
         raise bad(_WHERE, "model", "a torch.nn.Module", type(model).__name__)
-    shape_ok = isinstance(input_shape, (Sequence, torch.Size)) and not isinstance(input_shape, str) and \
-        3 <= len(input_shape) <= 5 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
-                                           for n in input_shape)
-    if not shape_ok:
-        raise bad(_WHERE, "input_shape", "(batch, channels, *spatial) with 1 to 3 positive spatial sizes, "
-                  "e.g. (1, 3, 224, 224)", input_shape)
+    checks.input_shape(_WHERE, input_shape)
     max_size = _check_int(max_size, "max_size")
     floor = 1 if min_size is None else _check_int(min_size, "min_size")
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise bad(_WHERE, "dtype", "a floating torch dtype such as torch.float64", dtype)
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise bad(_WHERE, "device", "a torch device such as 'cpu' or 'cuda'", device) from None
+    checks.float_dtype(_WHERE, dtype)
+    dev = checks.device(_WHERE, device)
     if not isinstance(collapse_channels, bool):
         raise bad(_WHERE, "collapse_channels", "a bool", collapse_channels)
     sizes = tuple(max(int(n), floor) for n in input_shape[2:])

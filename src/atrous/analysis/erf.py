@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from atrous.analysis import _checks as checks
 from atrous.analysis.erf_metrics import (
     RADII,
     THRESHOLDS,
@@ -235,15 +236,6 @@ def _reinit(model: nn.Module) -> None:
             reset()
 
 
-def _shape(value: object) -> tuple[int, ...]:
-    ok = isinstance(value, (Sequence, torch.Size)) and not isinstance(value, str) and 3 <= len(value) <= 5 and \
-        all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value)
-    if not ok:
-        raise bad(_WHERE, "input_shape", "(batch, channels, *spatial) with 1 to 3 positive spatial sizes",
-                  value)
-    return tuple(int(n) for n in value)  # type: ignore[attr-defined]
-
-
 def _positive(value: object, arg: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise bad(_WHERE, arg, "a positive int", value)
@@ -299,15 +291,11 @@ def effective_rf(
     """
     if not isinstance(model, nn.Module):
         raise bad(_WHERE, "model", "a torch.nn.Module", type(model).__name__)
-    shape = _shape(input_shape)
+    shape = checks.input_shape(_WHERE, input_shape)
     samples, inits, batch_size = (_positive(samples, "samples"), _positive(inits, "inits"),
                                   _positive(batch_size, "batch_size"))
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise bad(_WHERE, "dtype", "a floating torch dtype", dtype)
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise bad(_WHERE, "device", "a torch device such as 'cpu' or 'cuda'", device) from None
+    checks.float_dtype(_WHERE, dtype)
+    dev = checks.device(_WHERE, device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise bad(_WHERE, "device", "an available device (no CUDA GPU is visible)", str(device))
     name = _check_node(model, node)
@@ -409,7 +397,7 @@ def path_count_erf(model: nn.Module, input_shape: Sequence[int], *, node: str | 
     from atrous import rf
     from atrous.analysis.analyze import analyze
 
-    shape = _shape(input_shape)
+    shape = checks.input_shape(_WHERE, input_shape)
     result = analyze(model, shape, node=node)
     graph = result.traced.graph
     target = result.node
