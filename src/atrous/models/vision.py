@@ -9,14 +9,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from atrous import rf
-from atrous.errors import ConfigError, UnsupportedOpError
+from atrous.errors import ConfigError, UnsupportedOpError, bad
 from atrous.models._registry import register_model
 from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.aspp import ASPP
 from atrous.nn.context import ContextModule
 from atrous.nn.conv import DilatedConv2d
 
-__all__ = ["BasicBlock", "DeepLabV3", "DilatedResNet"]
+__all__ = ["CASCADE_RATES", "HEADS", "BasicBlock", "DeepLabV3", "DilatedResNet"]
 
 
 class BasicBlock(nn.Module):
@@ -51,11 +51,13 @@ class DilatedResNet(nn.Module):
     Stem: 3x3 stride-2 conv; four stages of ``blocks`` basic blocks with widths ``channels``; stage strides
     2, 2, 2, 2 become dilations so that the total stride equals ``output_stride`` (as torchvision's
     ``replace_stride_with_dilation``: the first block of a dilated stage keeps the previous dilation).
-    Returns ``(features at output_stride, low-level features at stride 4)``.
+    With ``dilate=False`` those stages keep the resolution but not the receptive field: their convolutions stay
+    undilated (DeepLab's "no atrous" ablation). Returns ``(features at output_stride, low-level features at
+    stride 4)``.
     """
 
     def __init__(self, in_channels: int = 3, channels: Sequence[int] = (32, 64, 96, 128), blocks: int = 1,
-                 output_stride: int = 8) -> None:
+                 output_stride: int = 8, dilate: bool = True) -> None:
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise ConfigError(f"DilatedResNet: output_stride must be 8, 16 or 32, got {output_stride!r}")
@@ -69,7 +71,7 @@ class DilatedResNet(nn.Module):
         for i, c in enumerate(channels):
             first_dilation = dilation
             if stride_so_far * 2 > output_stride and i > 0:
-                dilation *= 2
+                dilation *= 2 if dilate else 1
                 stride = 1
             else:
                 stride = 2
@@ -102,15 +104,26 @@ class DilatedResNet(nn.Module):
         return h, low
 
 
+#: the heads :class:`DeepLabV3` can put on its backbone
+HEADS = ("aspp", "cascade", "conv")
+
+
 @register_model("deeplabv3", description="DeepLabV3(+): dilated ResNet-style backbone (OS 8/16) + ASPP",
                 input_shape=(2, 3, 128, 128), tags=("vision",), rf_node="classifier")
 class DeepLabV3(ReceptiveFieldMixin, nn.Module):
     """DeepLabV3 (Chen et al. 2017) with an optional V3+ decoder (a stride-4 low-level skip projected to 48
     channels). ASPP rates follow the output stride (16: 6, 12, 18; 8: 12, 24, 36) unless ``rates`` is given.
 
+    The head and the backbone's dilation can be switched for ablations (the segmentation tasks of
+    :mod:`atrous.train.tasks_seg`): ``head="aspp"`` (default) runs the atrous branches in parallel;
+    ``head="cascade"`` runs 3×3 convolutions at ``rates`` one after the other (default 1, 2, 4, 8: exponential
+    dilation, Chen et al.'s "going deeper"); ``head="conv"`` is one undilated 3×3 convolution. With
+    ``dilated=False`` the backbone's stride-free stages stay undilated.
+
     ``receptive_field()`` describes the logits at the output stride (before the final bilinear upsampling,
     whose receptive field depends on the output position); with ``decoder=True`` it raises
-    :class:`~atrous.errors.UnsupportedOpError` for the same reason.
+    :class:`~atrous.errors.UnsupportedOpError` for the same reason (``atrous analyze`` traces the decoder
+    exactly, with its upsampling phases).
 
     Shape:
         ``(B, in_channels, H, W) -> (B, num_classes, H, W)`` (``upsample=False``: ``H / output_stride``).
@@ -120,11 +133,25 @@ class DeepLabV3(ReceptiveFieldMixin, nn.Module):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 2, channels: Sequence[int] = (32, 64, 96, 128),
                  blocks: int = 1, output_stride: int = 16, aspp_channels: int = 64, rates: Sequence[int] | None = None,
-                 separable: bool = False, decoder: bool = False, upsample: bool = True) -> None:
+                 separable: bool = False, decoder: bool = False, upsample: bool = True, head: str = "aspp",
+                 dilated: bool = True) -> None:
         super().__init__()
-        self.backbone = DilatedResNet(in_channels, channels, blocks, output_stride)
-        self.aspp = ASPP(channels[-1], aspp_channels, rates=rates, output_stride=None if rates else output_stride,
-                         separable=separable)
+        where = type(self).__name__
+        if head not in HEADS:
+            raise bad(where, "head", f"one of {', '.join(HEADS)}", head)
+        if not isinstance(dilated, bool):
+            raise bad(where, "dilated", "a bool", dilated)
+        if head == "conv" and rates is not None:
+            raise bad(where, "rates", "None with head='conv' (one undilated 3x3 conv)", rates)
+        self.backbone = DilatedResNet(in_channels, channels, blocks, output_stride, dilate=dilated)
+        self.head_kind, self.dilated = head, dilated
+        self.aspp: nn.Module
+        if head == "aspp":
+            self.aspp = ASPP(channels[-1], aspp_channels, rates=rates,
+                             output_stride=None if rates else output_stride, separable=separable)
+        else:
+            schedule = (1,) if head == "conv" else tuple(rates) if rates is not None else CASCADE_RATES
+            self.aspp = _Cascade(channels[-1], aspp_channels, schedule)
         self.decoder = decoder
         if decoder:
             self.low_proj = nn.Sequential(nn.Conv2d(channels[0], 48, 1, bias=False), nn.BatchNorm2d(48), nn.ReLU())
@@ -150,8 +177,38 @@ class DeepLabV3(ReceptiveFieldMixin, nn.Module):
                                      "on the output position; use decoder=False or measure with atrous analyze "
                                      "--empirical at node 'aspp'")
         h, _ = self.backbone.rf_spec_outputs(graph, src)
+        assert isinstance(self.aspp, (ASPP, _Cascade))
         h = self.aspp.rf_spec(graph, h, "aspp")
         return graph.add(rf.conv((1, 1)), h, name="classifier")
+
+
+#: the default rates of ``DeepLabV3(head="cascade")``
+CASCADE_RATES = (1, 2, 4, 8)
+
+
+class _Cascade(nn.Module):
+    """3×3 conv → BatchNorm → ReLU at each rate in turn (the cascade head of :class:`DeepLabV3`)."""
+
+    def __init__(self, in_channels: int, out_channels: int, rates: Sequence[int]) -> None:
+        super().__init__()
+        if not rates or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rates):
+            raise bad("DeepLabV3", "rates", "a non-empty list of positive ints", list(rates))
+        self.rates = tuple(rates)
+        layers: list[nn.Module] = []
+        for i, r in enumerate(self.rates):
+            layers += [DilatedConv2d(in_channels if i == 0 else out_channels, out_channels, 3, dilation=r,
+                                     bias=False), nn.BatchNorm2d(out_channels), nn.ReLU()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)  # type: ignore[no-any-return]
+
+    def rf_spec(self, graph: rf.Graph, src: int, name: str = "") -> int:
+        node = src
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, DilatedConv2d):
+                node = layer.rf_spec(graph, node, f"{name}.layers.{i}")
+        return node
 
 
 @register_model("context_module", description="Yu & Koltun (2016) context module, 3x3, dilations 1,1,2,4,8,16,1",

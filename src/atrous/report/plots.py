@@ -76,8 +76,7 @@ def support_figure(data: ReportData) -> str:
             origin = origin[1:]
         fig, ax = plt.subplots(figsize=(5.2, 4.6))
         img = np.ma.masked_where(counts == 0, np.log10(counts + 1))
-        cmap = plt.get_cmap("viridis").copy()
-        cmap.set_bad("#d62728")
+        cmap = plt.get_cmap("viridis").with_extremes(bad="#d62728")
         extent = (origin[1] - 0.5, origin[1] + counts.shape[1] - 0.5, origin[0] + counts.shape[0] - 0.5,
                   origin[0] - 0.5)
         shown = ax.imshow(img, cmap=cmap, extent=extent, interpolation="nearest")

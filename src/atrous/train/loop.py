@@ -220,7 +220,8 @@ class _Run:
                 (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2) + "\n")
                 metrics.write_text("")
         self.ctx.barrier()
-        self.log = open(metrics, "a") if self.ctx.main else None
+        # line-buffered: `tail -f metrics.jsonl` follows a run (resume truncates to the checkpoint anyway)
+        self.log = open(metrics, "a", buffering=1) if self.ctx.main else None
 
     def _write(self, line: dict[str, Any]) -> None:
         if self.log is not None:

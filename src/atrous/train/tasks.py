@@ -202,7 +202,7 @@ TASKS: dict[str, Task] = {
 
 #: modules that add application tasks with :func:`register_task` when imported (see docs/train.md)
 FAMILIES: tuple[str, ...] = ("atrous.train.tasks_vision", "atrous.train.tasks_graph", "atrous.train.tasks_music",
-                             "atrous.train.tasks_genomics")
+                             "atrous.train.tasks_genomics", "atrous.train.tasks_seg")
 _loaded = False
 
 
@@ -260,10 +260,12 @@ def model_kwargs(task: Task, model: str, overrides: Mapping[str, Any] | None = N
     if model not in allowed:
         raise bad("train", "--model", f"one of {', '.join(allowed)}", model)
     params = _builder_params(model)
-    if "in_channels" not in params or "out_channels" not in params:
+    # dense classifiers name their output channels num_classes (torchvision's segmentation models do)
+    out_name = "out_channels" if "out_channels" in params else "num_classes"
+    if "in_channels" not in params or out_name not in params:
         raise ConfigError(f"train: --model {model!r} cannot be sized for a task: it takes no in_channels and "
-                          "out_channels")
-    kwargs: dict[str, Any] = {"in_channels": task.in_channels, "out_channels": task.out_channels,
+                          "out_channels (or num_classes)")
+    kwargs: dict[str, Any] = {"in_channels": task.in_channels, out_name: task.out_channels,
                               **task.models.get(model, {}), **(overrides or {})}
     unknown = [k for k in kwargs if k not in params]
     if unknown:
