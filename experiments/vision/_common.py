@@ -23,8 +23,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def command(task: str, model_kwargs: Mapping[str, Any], data: Mapping[str, Any], **options: Any) -> str:
     """The ``atrous train`` command line equivalent to one run."""
     parts = ["atrous train", task]
+    model_kwargs = dict(model_kwargs)
     for key, value in model_kwargs.items():
-        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else json.dumps(value)
+        text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else \
+            value if isinstance(value, str) else json.dumps(value)
         parts.append(f"--model-arg {key}={text}")
     named = {"train_size": "--train-size", "test_size": "--test-size", "data_seed": "--data-seed"}  # their own flags
     for key, value in data.items():
@@ -35,7 +37,7 @@ def command(task: str, model_kwargs: Mapping[str, Any], data: Mapping[str, Any],
 
 
 def train(task: str, out: Path, model_kwargs: Mapping[str, Any], data: Mapping[str, Any], *, seed: int,
-          **hparams: Any) -> tuple[dict[str, Any], torch.nn.Module, float]:
+          model: str = "dilated_cnn", **hparams: Any) -> tuple[dict[str, Any], torch.nn.Module, float]:
     """Train with the task's default optimisation (or reuse a finished run in ``out``); returns the summary,
     the final model (eval mode) and the run's wall time in seconds (as recorded when it ran)."""
     started = time.monotonic()
@@ -43,16 +45,16 @@ def train(task: str, out: Path, model_kwargs: Mapping[str, Any], data: Mapping[s
         summary = json.loads((out / "summary.json").read_text())
         wall = float(summary.get("wall_s", 0.0))
     else:
-        cfg = TrainConfig(task, model="dilated_cnn", model_kwargs=dict(model_kwargs), seed=seed, data=dict(data),
+        cfg = TrainConfig(task, model=model, model_kwargs=dict(model_kwargs), seed=seed, data=dict(data),
                           **hparams)
         summary = fit(cfg, out, device="cpu")
         wall = time.monotonic() - started
         summary["wall_s"] = round(wall, 2)
         (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     ckpt = load_checkpoint(out / "last.pt")
-    model = create_model(ckpt["model"]["name"], **ckpt["model"]["kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
-    return summary, model.eval(), wall
+    net = create_model(ckpt["model"]["name"], **ckpt["model"]["kwargs"])
+    net.load_state_dict(ckpt["state_dict"])
+    return summary, net.eval(), wall
 
 
 def mean_spread(values: Sequence[float]) -> dict[str, float]:
