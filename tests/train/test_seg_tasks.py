@@ -42,7 +42,8 @@ def test_loss_falls_and_the_checkpoint_reloads(capsys, tmp_path, task):
     assert sum(losses[-6:]) / 6 < 0.8 * sum(losses[:6]) / 6, losses
     metrics = summary["metrics"]
     assert 0.0 <= metrics["test_iou"] <= 1.0
-    extra = ("test_gap_recall", "test_distractor_fp") if task == "lanes" else ("test_object_recall", "test_small_recall")
+    extra = ("test_gap_recall", "test_distractor_fp") if task == "lanes" else \
+        ("test_object_recall", "test_small_recall")
     assert all(0.0 <= metrics[k] <= 1.0 for k in extra)
     task_obj = get_task(task)
     config = json.loads((tmp_path / "config.json").read_text())

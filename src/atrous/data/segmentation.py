@@ -78,7 +78,8 @@ class Lanes(Dataset[tuple[Tensor, Tensor, Tensor]]):
 
     >>> ds = Lanes(image=64, count=2, noise=0.0)
     >>> x, y, region = ds[0]
-    >>> x.shape, bool((x[0] > 0).eq((region == 1) | (region == 3)).all()), bool(y.eq((region == 1) | (region == 2)).all())
+    >>> ink, lane = (region == 1) | (region == 3), (region == 1) | (region == 2)
+    >>> x.shape, bool((x[0] > 0).eq(ink).all()), bool(y.eq(lane).all())
     (torch.Size([1, 64, 64]), True, True)
     """
 
