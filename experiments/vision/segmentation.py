@@ -7,7 +7,9 @@ Every variant is the registry's ``deeplabv3`` at output stride 8 with the task's
 * ``exponential``: the dilated backbone (rates 2 then 4 in the stride-free stages) and a cascade head at rates
   1, 2, 4, 8;
 * ``ASPP``: the dilated backbone and ASPP at rates 2, 4, 7 with image pooling (the task default);
-* ``ASPP + decoder``: the same and the V3+ decoder (a stride-4 skip).
+* ``ASPP + decoder``: the same and the V3+ decoder (a stride-4 skip);
+* ``no dilation + decoder``: a control, the first setting with the decoder, to tell what the decoder's resolution
+  gives from what the dilation gives.
 
 Seeds 0, 1, 2 (``--seed k --data-seed k``), the tasks' default optimisation (Adam, 400 steps of 16). Scores on the
 test split: IoU (headline), and per task ``gap_recall`` / ``distractor_fp`` (lanes) or ``object_recall`` /
@@ -36,6 +38,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "exponential": {"head": "cascade", "rates": [1, 2, 4, 8]},
     "ASPP": {},
     "ASPP + decoder": {"decoder": True},
+    # the control: the decoder's resolution without dilation, to separate the field from the resolution
+    "no dilation + decoder": {"head": "conv", "dilated": False, "rates": None, "decoder": True},
 }
 METRICS = {"lanes": ("iou", "gap_recall", "dash_recall", "distractor_fp", "accuracy"),
            "nuclei": ("iou", "object_recall", "small_recall", "accuracy")}

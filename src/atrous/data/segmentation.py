@@ -84,7 +84,7 @@ class Lanes(Dataset[tuple[Tensor, Tensor, Tensor]]):
     """
 
     def __init__(self, image: int = 128, count: int = 2_000, split: str = "train", seed: int = 0,
-                 noise: float = 0.3, dash: int = 8, gap: int = 24, max_lanes: int = 3, distractors: int = 4,
+                 noise: float = 0.3, dash: int = 8, gap: int = 40, max_lanes: int = 3, distractors: int = 4,
                  slope: float = 0.25) -> None:
         where = type(self).__name__
         self.image = check_count(where, "image", image, minimum=32)

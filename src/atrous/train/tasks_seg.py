@@ -120,7 +120,7 @@ LANES = register_task(Task(
     _lanes_data, 1, 2, _loss, _lane_scores, "iou", True, ("test",),
     {"deeplabv3": SEG_MODEL},
     {"epochs": 2, "batch_size": 16, "lr": 3e-3, "optimizer": "adam", "clip": None, "lr_step": None},
-    {"image": 128, "noise": 0.3, "dash": 8, "gap": 24, "train_size": 3_200, "test_size": 200},
+    {"image": 128, "noise": 0.3, "dash": 8, "gap": 40, "train_size": 3_200, "test_size": 200},
     model_names=("deeplabv3",),
 ))
 
