@@ -144,3 +144,10 @@ def test_a_signal_asks_for_a_clean_stop():
         os.kill(os.getpid(), signal.SIGINT)
         assert stopper.requested
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_help_lists_every_registered_task():
+    from atrous.cli.train_cmd import TASK_NAMES
+    from atrous.train import list_tasks
+
+    assert sorted(TASK_NAMES) == sorted(list_tasks())

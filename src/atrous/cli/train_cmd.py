@@ -10,7 +10,13 @@ from typing import Any
 
 from atrous.errors import ConfigError
 
-EPILOG = """tasks: adding, copy, digits, pdigits, chorales (docs/train.md); models: tcn, lstm, gru, wavenet
+#: every registered task (kept here so that --help does not import torch; a test compares it with the registry)
+TASK_NAMES = ("adding", "copy", "digits", "pdigits", "chorales", "object_scale", "gridding", "lanes", "nuclei",
+              "hops", "karate", "rhythm", "enhancer")
+_TASK_LIST = ", ".join(TASK_NAMES)
+
+EPILOG = f"""tasks: {_TASK_LIST} (docs/train.md)
+models: tcn, lstm, gru, wavenet for the sequence tasks; each application task names its own (docs/train.md)
 
 examples:
   atrous train adding                                 Bai et al.'s adding problem, T=600, TCN 8x24 k=8 (70K)
@@ -22,6 +28,7 @@ examples:
   atrous train object_scale --data-arg object_size=21 --model-arg rates=1,1,4,4   RF 21 vs objects of 21 px
   atrous train gridding --model-arg rates=2,2,2       per-pixel tiny shapes with a gridding 2,2,2 stack
   atrous train hops --model dilated_gnn --data-arg d=4 --model-arg dilations=4,1   label 4 hops away
+  atrous train lanes --model-arg decoder=true          DeepLab (OS 8, ASPP) + V3+ decoder on dashed lanes
 """
 
 #: option -> TrainConfig field, for the options a resumed run compares with the saved ones
@@ -32,13 +39,14 @@ _DATA = ("length", "train_size", "test_size", "data_seed", "limit", "data_dir")
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "train", help="train a model on a sequence task (adding, copy, digits, pdigits, chorales)",
+        "train", help="train a model on a task (Bai et al.'s sequence tasks and the applications)",
         description="Train a TCN (or another causal model, or an LSTM/GRU baseline) on one of the tasks of Bai, "
-                    "Kolter & Koltun (2018). Writes config.json, metrics.jsonl, last.pt, best.pt and summary.json "
-                    "to --out. Unset options take the task's defaults (the paper's where it gives them).",
+                    "Kolter & Koltun (2018), or a dense, graph or DNA model on an application task. Writes "
+                    "config.json, metrics.jsonl, last.pt, best.pt and summary.json to --out. Unset options take "
+                    "the task's defaults (the paper's where it gives them).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("task", nargs="?", metavar="TASK", help="adding, copy, digits, pdigits or chorales")
+    p.add_argument("task", nargs="?", metavar="TASK", help=_TASK_LIST)
     p.add_argument("--model", metavar="NAME", help="tcn (default), lstm, gru, wavenet, ...")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="a model argument, e.g. channels=25,25 or kernel_size=7 (repeatable; JSON values)")
@@ -128,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict(load_checkpoint(out / "last.pt")["config"]).resume_with(given)
     else:
         if args.task is None:
-            raise ConfigError("train: TASK is required (adding, copy, digits, pdigits, chorales), or --resume DIR")
+            raise ConfigError(f"train: TASK is required (one of {_TASK_LIST}), or --resume DIR")
         task = get_task(args.task)
         if "model" not in given and task.model_names:
             given["model"] = task.model_names[0]  # a task that cannot train the default tcn names its first model
