@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from atrous import rf
@@ -22,6 +23,10 @@ def _positive(where: str, arg: str, value: object) -> int:
     return value
 
 
+#: the initialisations :class:`TCN` offers
+INITS = ("default", "bai")
+
+
 @register_model("tcn", description="Bai et al. (2018) TCN: levels of two causal dilated convs + residual",
                 causal=True, input_shape=(2, 1, 128), tags=("sequence",))
 class TCN(ReceptiveFieldMixin, nn.Module):
@@ -38,6 +43,10 @@ class TCN(ReceptiveFieldMixin, nn.Module):
         dilations: the dilation of each level (one positive int per level); ``None`` is Bai et al.'s ``2**i``.
             Dilations do not change the parameter count, only where the taps land (e.g. ``1, 4, 16`` for a
             beat of 4 frames and a bar of 4 beats).
+        init: ``"default"`` (PyTorch's) or ``"bai"``, what locuslab/TCN's code ends up with: the 1x1
+            residual projections and the head drawn from N(0, 0.01), and the causal convs too unless
+            ``weight_norm`` (their N(0, 0.01) is overwritten by the weight-norm reparametrisation there,
+            locuslab/TCN issue #1, so they keep PyTorch's init).
 
     Shape:
         ``(B, in_channels, L) -> (B, out_channels or channels[-1], L)``; receptive field
@@ -51,9 +60,11 @@ class TCN(ReceptiveFieldMixin, nn.Module):
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 32, 32, 32), kernel_size: int = 3,
                  dropout: float = 0.0, out_channels: int | None = None, weight_norm: bool = False,
-                 dilations: Sequence[int] | None = None) -> None:
+                 dilations: Sequence[int] | None = None, init: str = "default") -> None:
         super().__init__()
         _positive("TCN", "in_channels", in_channels)
+        if init not in INITS:
+            raise ConfigError(f"TCN: init must be one of {', '.join(INITS)}, got {init!r}")
         if isinstance(channels, int) or not channels:
             raise ConfigError(f"TCN: channels must be a non-empty list (one entry per level), got {channels!r}")
         widths = [_positive("TCN", "channels", c) for c in channels]
@@ -70,6 +81,16 @@ class TCN(ReceptiveFieldMixin, nn.Module):
         )
         self.head = None if out_channels is None else nn.Conv1d(widths[-1], _positive("TCN", "out_channels",
                                                                                       out_channels), 1)
+        if init == "bai":
+            with torch.no_grad():
+                for level in self.levels:
+                    assert isinstance(level, TemporalBlock)
+                    small = [level.downsample] + ([] if weight_norm else [level.conv1, level.conv2])
+                    for conv in small:
+                        if conv is not None:
+                            conv.weight.normal_(0.0, 0.01)
+                if self.head is not None:
+                    self.head.weight.normal_(0.0, 0.01)
 
     def forward(self, x: Tensor) -> Tensor:
         for level in self.levels:
