@@ -202,7 +202,7 @@ class NucleiTiles(Dataset[tuple[Tensor, Tensor, Tensor]]):
         nucleus id (0 background), for per-object scores.
     """
 
-    def __init__(self, tile: int = 96, count: int = 1_000, split: str = "train", seed: int = 0) -> None:
+    def __init__(self, tile: int = 128, count: int = 1_000, split: str = "train", seed: int = 0) -> None:
         where = type(self).__name__
         self.tile = check_count(where, "tile", tile, minimum=16)
         if tile > NUCLEI_TRAIN_ROWS:

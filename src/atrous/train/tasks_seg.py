@@ -33,7 +33,7 @@ _WEIGHTS = (0.5, 1.0)
 SMALL_NUCLEUS = 250
 
 #: the segmentation model at output stride 8 with stages narrow enough for a CPU: ASPP rates 2, 4, 7 span 5, 9
-#: and 15 feature pixels, inside the 16 x 16 (lanes, 128 px) and 16 x 64 (nuclei test, 128 x 512) maps
+#: and 15 feature pixels, inside the 16 x 16 maps of 128-px images (lanes, nuclei tiles) and the 16 x 64 nuclei test strip
 SEG_MODEL: dict[str, Any] = {"channels": [16, 32, 48, 64], "output_stride": 8, "aspp_channels": 32,
                              "rates": [2, 4, 7]}
 
@@ -129,6 +129,6 @@ NUCLEI = register_task(Task(
     _nuclei_data, 1, 2, _loss, _nuclei_scores, "iou", True, ("test",),
     {"deeplabv3": SEG_MODEL},
     {"epochs": 2, "batch_size": 16, "lr": 3e-3, "optimizer": "adam", "clip": None, "lr_step": None},
-    {"tile": 96, "train_size": 3_200},
+    {"tile": 128, "train_size": 3_200},
     model_names=("deeplabv3",),
 ))
