@@ -17,7 +17,7 @@ import numpy as np
 from _common import RESULTS, ROOT
 
 FIGURES = ROOT / "docs" / "figures"
-SHOWN = {"lanes": ("iou", "gap_recall", "distractor_fp"), "nuclei": ("iou", "object_recall", "small_recall")}
+SHOWN = {"lanes": ("iou", "gap_recall", "distractor_fp"), "nuclei": ("iou", "object_iou", "small_object_iou")}
 
 
 def scores_figure(result: dict) -> None:

@@ -13,7 +13,8 @@ Every variant is the registry's ``deeplabv3`` at output stride 8 with the task's
 
 Seeds 0, 1, 2 (``--seed k --data-seed k``), the tasks' default optimisation (Adam, 400 steps of 16). Scores on the
 test split: IoU (headline), and per task ``gap_recall`` / ``distractor_fp`` (lanes) or ``object_recall`` /
-``small_recall`` (nuclei). The receptive field of the logits at the output stride comes from ``atrous.rf`` (the
+``small_recall``, ``object_iou``, ``small_object_iou`` (nuclei). The receptive field of the logits at the
+output stride comes from ``atrous.rf`` (the
 decoder variant's from ``atrous analyze``'s traced graph is not needed: it adds a 3x3 conv at stride 4).
 
 Usage: python experiments/vision/segmentation.py [--runs DIR] [--tasks lanes,nuclei] [--seeds 0,1,2]
@@ -42,7 +43,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no dilation + decoder": {"head": "conv", "dilated": False, "rates": None, "decoder": True},
 }
 METRICS = {"lanes": ("iou", "gap_recall", "dash_recall", "distractor_fp", "accuracy"),
-           "nuclei": ("iou", "object_recall", "small_recall", "accuracy")}
+           "nuclei": ("iou", "object_iou", "small_object_iou", "object_recall", "small_recall", "accuracy")}
 
 
 def one_run(task: str, variant: str, seed: int, runs: Path) -> dict[str, Any]:

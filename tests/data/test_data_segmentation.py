@@ -10,7 +10,7 @@ import torch
 
 from atrous.data.segmentation import LANE_REGIONS, Lanes, NucleiTiles
 from atrous.errors import ConfigError
-from atrous.train.tasks_seg import iou_counts, object_recall_counts
+from atrous.train.tasks_seg import iou_counts, object_iou_counts, object_recall_counts
 
 # ----------------------------------------------------------------------------------------------------- Lanes
 
@@ -157,3 +157,21 @@ def test_object_recall_counts_against_a_loop():
     assert object_recall_counts(pred, ids) == (found, total)
     assert object_recall_counts(pred, ids, keep) == (kept_found, kept_total)
     assert iou_counts(torch.tensor([True, True, False]), torch.tensor([True, False, False])) == (1.0, 2)
+
+
+def test_object_iou_counts_against_a_loop():
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.zeros(2, 20, 20, dtype=torch.int64)
+    ids[0, 2:6, 3:8], ids[0, 12:15, 12:14], ids[1, 5:9, 5:9] = 1, 2, 3
+    pred = torch.rand(2, 20, 20, generator=gen) > 0.6
+    expected, n = 0.0, 0
+    for b, k, (r0, r1, c0, c1) in ((0, 1, (2, 6, 3, 8)), (0, 2, (12, 15, 12, 14)), (1, 3, (5, 9, 5, 9))):
+        box = (slice(max(r0 - 3, 0), r1 + 3), slice(max(c0 - 3, 0), c1 + 3))
+        truth, found = ids[b][box] == k, pred[b][box]
+        expected += float((truth & found).sum()) / float((truth | found).sum())
+        n += 1
+    total, count = object_iou_counts(pred, ids)
+    assert count == n and total == pytest.approx(expected)
+    perfect = ids > 0
+    assert object_iou_counts(perfect, ids) == (3.0, 3)
+    assert object_iou_counts(perfect, ids, torch.tensor([False, False, True, False])) == (1.0, 1)
