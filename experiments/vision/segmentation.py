@@ -14,8 +14,8 @@ Every variant is the registry's ``deeplabv3`` at output stride 8 with the task's
 Seeds 0, 1, 2 (``--seed k --data-seed k``), the tasks' default optimisation (Adam, 400 steps of 16). Scores on the
 test split: IoU (headline), and per task ``gap_recall`` / ``distractor_fp`` (lanes) or ``object_recall`` /
 ``small_recall``, ``object_iou``, ``small_object_iou`` (nuclei). The receptive field of the logits at the
-output stride comes from ``atrous.rf`` (the
-decoder variant's from ``atrous analyze``'s traced graph is not needed: it adds a 3x3 conv at stride 4).
+output stride comes from ``atrous.rf``; the decoder variants have none there (their bilinear upsampling makes it
+position-dependent: ``atrous analyze`` traces them with their phases).
 
 Usage: python experiments/vision/segmentation.py [--runs DIR] [--tasks lanes,nuclei] [--seeds 0,1,2]
 Writes experiments/vision/results/segmentation.json and segmentation_examples.npz (seed 0's predictions).
