@@ -73,7 +73,6 @@ def test_distractors_are_isolated_dashes():
             found += 1
             # no lane pixel within 6 columns of a distractor on its row
             assert len(lane_cols) == 0 or np.abs(cols[:, None] - lane_cols[None, :]).min() > 6
-        # each distractor is one dash: its rows are one run of `dash` rows or fewer per connected piece
     assert found > 0
 
 
