@@ -137,7 +137,7 @@ class Lanes(Dataset[tuple[Tensor, Tensor, Tensor]]):
             region[on_line & inked] = LANE_REGIONS["dash"]
             region[on_line & ~inked] = LANE_REGIONS["gap"]
         # distractors: one dash each, >= 6 columns from every line and every other distractor
-        taken = [cols for cols in lanes]
+        taken = list(lanes)
         for _ in range(self.distractors):
             for _ in range(50):
                 top = int(rng.integers(0, n - self.dash + 1))
@@ -151,7 +151,7 @@ class Lanes(Dataset[tuple[Tensor, Tensor, Tensor]]):
                     full = np.full(n, np.inf)
                     full[rows] = cols
                     taken.append(full)
-                    on = np.abs(column[:, :] - cols[:, None]) < _HALF_WIDTH
+                    on = np.abs(column - cols[:, None]) < _HALF_WIDTH
                     region[rows] = np.where(on, LANE_REGIONS["distractor"], region[rows])
                     break
         ink = (region == LANE_REGIONS["dash"]) | (region == LANE_REGIONS["distractor"])
@@ -195,7 +195,7 @@ class NucleiTiles(Dataset[tuple[Tensor, Tensor, Tensor]]):
     :data:`NUCLEI_TRAIN_ROWS` rows, each flipped and turned by a random multiple of 90° (a function of
     ``(seed, index)``). ``split="test"``: one sample, the bottom 128 × 512 rows, whole (a fully convolutional
     model takes any size); ``count`` and ``tile`` are ignored. Nuclei cut by the split line are partly in both
-    splits; there is one image, so the test split is small (about 30 nuclei): see docs/data.md.
+    splits; there is one image, so the test split is small (36 nuclei): see docs/data.md.
 
     Shape:
         ``x``: ``(1, H, W)`` float32; ``y``: ``(H, W)`` int64, 1 on nuclei; ``instances``: ``(H, W)`` int64, the
