@@ -441,6 +441,27 @@ def test_to_channels_last_large_on_threads(shape: tuple[int, ...], threads: int)
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("mode", ["no_grad", "inference", "grad"])
+def test_large_conversion_in_every_grad_mode(mode: str) -> None:
+    """The worker threads copy in the caller's mode (grad and inference mode are per thread)."""
+    if torch.get_num_threads() < 2:
+        pytest.skip("one thread: no pool")
+    x = torch.randn(2, 64, 96, 96, dtype=torch.float64)
+    w = torch.randn(8, 64, 3, 3, dtype=torch.float64)
+    want = F.conv2d(x, w, None, 1, 12, 12)
+    with _fastpath.force_path("channels_last"):
+        if mode == "grad":
+            xg = x.clone().requires_grad_()
+            y = dilated_conv2d(xg, w, dilation=12, padding=12)
+            y.sum().backward()
+            assert xg.grad is not None and xg.grad.is_contiguous()
+        else:
+            ctx = torch.no_grad() if mode == "no_grad" else torch.inference_mode()
+            with ctx:
+                y = dilated_conv2d(x, w, dilation=12, padding=12)
+    torch.testing.assert_close(y.detach(), want)
+
+
 def test_transpose_pool_is_remade_after_fork(monkeypatch: pytest.MonkeyPatch) -> None:
     """A forked child (a DataLoader worker) must not reuse the parent's pool, whose threads it does not have."""
     if torch.get_num_threads() < 2:

@@ -158,9 +158,15 @@ def _transpose_each(src: Tensor, dst: Tensor) -> None:
     step = -(-cols // pieces)
     jobs = [(i, a, min(a + step, cols)) for i in range(batch) for a in range(0, cols, step)]
 
+    inference = torch.is_inference_mode_enabled()
+
     def run(job: tuple[int, int, int]) -> None:
         i, a, b = job
-        dst[i, a:b].copy_(src[i, :, a:b].t())
+        # grad and inference mode are per thread: a worker starts with grad on, which forbids writing a view made
+        # under no_grad, and outside inference mode, which forbids writing an inference tensor. This is a plain
+        # copy: autograd sees the conversion as a whole (_ToChannelsLast)
+        with torch.inference_mode(inference), torch.no_grad():
+            dst[i, a:b].copy_(src[i, :, a:b].t())
 
     for _ in pool.map(run, jobs):  # re-raises a worker's error here
         pass
