@@ -151,3 +151,26 @@ def test_the_help_lists_every_registered_task():
     from atrous.train import list_tasks
 
     assert sorted(TASK_NAMES) == sorted(list_tasks())
+
+
+def test_init_from_starts_from_another_runs_weights(capsys, tmp_path):
+    _train(capsys, tmp_path / "a", "adding", "--steps", "3")
+    # a near-zero learning rate: after one step the weights are still the ones loaded
+    b = _train(capsys, tmp_path / "b", "adding", "--steps", "1", "--lr", "1e-12", "--init-from", str(tmp_path / "a"))
+    assert b["status"] == "finished"
+    a_state, b_state = load_checkpoint(tmp_path / "a")["state_dict"], load_checkpoint(tmp_path / "b")["state_dict"]
+    assert all(torch.allclose(a_state[k].float(), b_state[k].float(), atol=1e-9) for k in a_state)
+    fresh = _train(capsys, tmp_path / "c", "adding", "--steps", "1", "--lr", "1e-12")
+    c_state = load_checkpoint(tmp_path / "c")["state_dict"]
+    assert not all(torch.allclose(a_state[k].float(), c_state[k].float(), atol=1e-6) for k in a_state)
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["init_from"] == str(tmp_path / "a")
+    assert fresh["status"] == "finished"
+    # a file works as well as a folder; another architecture and a missing path are one-line errors
+    _train(capsys, tmp_path / "d", "adding", "--steps", "1", "--init-from", str(tmp_path / "a" / "best.pt"))
+    argv = ["train", *tiny("adding"), "--model-arg", "channels=4,4", "--out", str(tmp_path / "e"), "--steps", "1",
+            "--init-from", str(tmp_path / "a")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "does not fit this model" in err, err
+    assert main(["train", *tiny("adding"), "--out", str(tmp_path / "f"), "--init-from", str(tmp_path / "nope")]) == 2
+    assert "--init-from must be a checkpoint file or a run folder" in capsys.readouterr().err

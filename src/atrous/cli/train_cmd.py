@@ -33,7 +33,7 @@ examples:
 
 #: option -> TrainConfig field, for the options a resumed run compares with the saved ones
 _FIELDS = ("model", "epochs", "steps", "seed", "batch_size", "lr", "optimizer", "clip", "lr_step", "log_every",
-           "eval_every", "checkpoint_every")
+           "eval_every", "checkpoint_every", "init_from")
 _DATA = ("length", "train_size", "test_size", "data_seed", "limit", "data_dir")
 
 
@@ -56,6 +56,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", default="auto", metavar="D", help="auto (default), cpu, cuda, cuda:1, ...")
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/TASK-MODEL-seedS)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
+    p.add_argument("--init-from", metavar="PATH",
+                   help="start from the model weights of a checkpoint or run folder (fine-tuning, curricula)")
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="save and exit after N steps of this invocation (resume later with --resume)")

@@ -36,6 +36,9 @@ class TrainConfig:
         log_every: write a training-loss line every this many steps.
         eval_every: also evaluate every this many steps (0: at the end of each epoch and of the run only).
         checkpoint_every: also save ``last.pt`` every this many steps (0: at epoch ends and when stopping).
+        init_from: start from the model weights of this checkpoint (a ``.pt`` file, or a run folder: its
+            ``last.pt``) instead of a fresh initialisation: fine-tuning, or the next stage of a curriculum.
+            The architecture must match; the optimizer starts afresh.
     """
 
     task: str
@@ -53,6 +56,7 @@ class TrainConfig:
     log_every: int = 50
     eval_every: int = 0
     checkpoint_every: int = 0
+    init_from: str | None = None
 
     def resolved(self) -> TrainConfig:
         """Fill every ``None`` from the task's defaults and check the values."""
@@ -93,6 +97,8 @@ class TrainConfig:
             raise bad("train", "--clip", "a number >= 0 (0 turns clipping off)", self.clip)
         if self.optimizer not in OPTIMIZERS:
             raise bad("train", "--optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
+            raise bad("train", "--init-from", "a checkpoint file or a run folder", self.init_from)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

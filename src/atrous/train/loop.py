@@ -215,6 +215,8 @@ class _Run:
                 raise ConfigError(f"train: --out must not hold a run already, got {str(self.out)!r}; resume it "
                                   f"with --resume {self.out} or choose another --out")
             seed_everything(self.cfg.seed + self.ctx.rank)  # every rank its own dropout stream
+            if self.cfg.init_from is not None:
+                self._init_from(Path(self.cfg.init_from))
             if self.ctx.main:
                 self.out.mkdir(parents=True, exist_ok=True)
                 (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2) + "\n")
@@ -222,6 +224,22 @@ class _Run:
         self.ctx.barrier()
         # line-buffered: `tail -f metrics.jsonl` follows a run (resume truncates to the checkpoint anyway)
         self.log = open(metrics, "a", buffering=1) if self.ctx.main else None
+
+    def _init_from(self, path: Path) -> None:
+        """Load the model weights of another run (``--init-from``): same architecture, fresh optimizer."""
+        file = path / "last.pt" if path.is_dir() else path
+        if not file.is_file():
+            raise ConfigError(f"train: --init-from must be a checkpoint file or a run folder holding last.pt, got "
+                              f"{str(path)!r}")
+        state = load_checkpoint(file, map_location="cpu").get("state_dict")
+        if not isinstance(state, dict):
+            raise ConfigError(f"train: --init-from {str(file)!r} holds no model state_dict")
+        try:
+            self.model.load_state_dict(state)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()
+            raise ConfigError(f"train: --init-from {str(file)!r} does not fit this model ({self.cfg.model} with "
+                              f"{dict(self.cfg.model_kwargs)}): {' '.join(first[:3])}") from None
 
     def _write(self, line: dict[str, Any]) -> None:
         if self.log is not None:
