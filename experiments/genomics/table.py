@@ -1,12 +1,17 @@
-"""Print the results table of experiments/genomics/results/distance.json as markdown (for docs/results_genomics.md)."""
+"""Print the results table of experiments/genomics/results/NAME.json as markdown (for docs/RESULTS.md).
+
+Usage: python experiments/genomics/table.py [distance|distance_20k]
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-result = json.loads((Path(__file__).resolve().parent / "results" / "distance.json").read_text())
-models = list(result["models"])
+name = sys.argv[1] if len(sys.argv) > 1 else "distance"
+result = json.loads((Path(__file__).resolve().parent / "results" / f"{name}.json").read_text())
+models = [m for m in result["models"] if any(r["model"] == m for r in result["table"])]
 print("| distance (bp) | blind ceiling | " + " | ".join(f"`{m}`" for m in models) + " |")
 print("|---|---|" + "---|" * len(models))
 for d in result["distances"]:
@@ -17,6 +22,13 @@ for d in result["distances"]:
     print(f"| {d} | {ceiling['mean']:.3f} ± {ceiling['std']:.3f} | " + " | ".join(cells) + " |")
 print()
 for r in result["runs"]:
-    print(f"{r['model']} seed {r['seed']}: train {r['wall_s']} s, eval {r['eval_wall_s']} s, "
-          f"mixed-distance test accuracy {r['test_accuracy']:.3f}")
-print(f"script wall: {result['script_wall_s']} s")
+    if "stages" in r:
+        walls = " + ".join(f"{s['wall_s']}" for s in r["stages"])
+        accs = " / ".join(f"{s['test_accuracy']:.3f}" for s in r["stages"])
+        print(f"{r['model']} seed {r['seed']}: train {walls} s (stages), eval {r['eval_wall_s']} s, "
+              f"test accuracy after each stage {accs}")
+    else:
+        print(f"{r['model']} seed {r['seed']}: train {r['wall_s']} s, eval {r['eval_wall_s']} s, "
+              f"mixed-distance test accuracy {r['test_accuracy']:.3f}")
+if "script_wall_s" in result:
+    print(f"script wall: {result['script_wall_s']} s")
