@@ -30,7 +30,7 @@ def main() -> int:
     if name not in LABELS:
         raise SystemExit(f"plot.py: the experiment must be one of {', '.join(LABELS)}, got {name!r}")
     result = json.loads((ROOT / f"experiments/genomics/results/{name}.json").read_text())
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
     first = None
     for model, label in LABELS[name].items():
         rows = [r for r in result["table"] if r["model"] == model]
@@ -44,15 +44,17 @@ def main() -> int:
     ax.plot(result["distances"], ceiling, "k--", lw=1, label="ceiling without the enhancer")
     ax.axhline(0.5, color="grey", lw=0.5)
     ax.set_xscale("log")
+    ax.set_xticks(result["distances"], [f"{d // 1000} k" if d >= 1000 else str(d) for d in result["distances"]])
+    ax.minorticks_off()
     ax.set_xlabel("enhancer distance upstream of the promoter (bp)")
     ax.set_ylabel(f"test accuracy ({result['eval_size']} sequences per distance)")
     ax.set_ylim(0.45, 1.02)
     length = result["data"]["length"] if "data" in result else result["length"]
     ax.set_title(f"enhancer task, {length:,} bp sequences")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.tight_layout()
     out = ROOT / f"docs/figures/genomics_{name}.png"
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
     print(f"wrote {out}")
     return 0
 
