@@ -441,11 +441,18 @@ def test_to_channels_last_large_on_threads(shape: tuple[int, ...], threads: int)
         torch.set_num_threads(before)
 
 
+@pytest.fixture
+def two_threads() -> Iterator[None]:
+    """The transposes use a pool only with two or more torch threads (other tests may have left one)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("mode", ["no_grad", "inference", "grad"])
-def test_large_conversion_in_every_grad_mode(mode: str) -> None:
+def test_large_conversion_in_every_grad_mode(mode: str, two_threads: None) -> None:
     """The worker threads copy in the caller's mode (grad and inference mode are per thread)."""
-    if torch.get_num_threads() < 2:
-        pytest.skip("one thread: no pool")
     x = torch.randn(2, 64, 96, 96, dtype=torch.float64)
     w = torch.randn(8, 64, 3, 3, dtype=torch.float64)
     want = F.conv2d(x, w, None, 1, 12, 12)
@@ -462,10 +469,8 @@ def test_large_conversion_in_every_grad_mode(mode: str) -> None:
     torch.testing.assert_close(y.detach(), want)
 
 
-def test_transpose_pool_is_remade_after_fork(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transpose_pool_is_remade_after_fork(monkeypatch: pytest.MonkeyPatch, two_threads: None) -> None:
     """A forked child (a DataLoader worker) must not reuse the parent's pool, whose threads it does not have."""
-    if torch.get_num_threads() < 2:
-        pytest.skip("one thread: no pool")
     pool = _fastpath._workers()
     assert pool is not None and _fastpath._workers() is pool
     monkeypatch.setattr(_fastpath.os, "getpid", lambda: -1)
