@@ -31,13 +31,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from distance import spread  # the sibling script (its folder is on sys.path when run as a script)
 
 from atrous.data.dna import EnhancerPromoter, blind_ceiling
 from atrous.models import create_model
@@ -109,17 +109,12 @@ def train(name: str, seed: int, runs: Path, steps_scale: float) -> tuple[list[di
     return stages, net.eval()
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "n": len(values)}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "genomics20k")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--quick", action="store_true", help="2% of the steps, 16 test sequences (a smoke test)")
+    parser.add_argument("--quick", action="store_true", help="2%% of the steps, 16 test sequences (a smoke test)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     task = get_task("enhancer")

@@ -460,8 +460,12 @@ def test_large_conversion_in_every_grad_mode(mode: str, two_threads: None) -> No
         if mode == "grad":
             xg = x.clone().requires_grad_()
             y = dilated_conv2d(xg, w, dilation=12, padding=12)
-            y.sum().backward()
+            seed = torch.randn_like(want)
+            y.backward(seed)
+            xr = x.clone().requires_grad_()
+            F.conv2d(xr, w, None, 1, 12, 12).backward(seed)
             assert xg.grad is not None and xg.grad.is_contiguous()
+            torch.testing.assert_close(xg.grad, xr.grad)   # the gradient came back through the threaded transpose
         else:
             ctx = torch.no_grad() if mode == "no_grad" else torch.inference_mode()
             with ctx:
@@ -475,6 +479,11 @@ def test_transpose_pool_is_remade_after_fork(monkeypatch: pytest.MonkeyPatch, tw
     assert pool is not None and _fastpath._workers() is pool
     monkeypatch.setattr(_fastpath.os, "getpid", lambda: -1)
     assert _fastpath._workers() is not pool
+    monkeypatch.undo()
+    assert _fastpath._workers() is not pool   # back in the "parent": a pool of its own again, never the child's
+    current = _fastpath._workers()
+    torch.set_num_threads(3)                  # another thread count: a new pool, the old one shut down
+    assert _fastpath._workers() is not current and current is not None and current._shutdown
 
 
 def test_candidates() -> None:

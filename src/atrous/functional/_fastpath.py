@@ -141,6 +141,8 @@ def _workers() -> ThreadPoolExecutor | None:
         return None
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid() or _pool[1] != n:
+            if _pool is not None and _pool[0] == os.getpid():
+                _pool[2].shutdown(wait=False)  # the thread count changed: let the old workers exit
             _pool = (os.getpid(), n, ThreadPoolExecutor(n, thread_name_prefix="atrous-transpose"))
         return _pool[2]
 
@@ -157,7 +159,6 @@ def _transpose_each(src: Tensor, dst: Tensor) -> None:
     pieces = max(1, -(-threads // batch))  # column ranges per sample, so that every thread has work
     step = -(-cols // pieces)
     jobs = [(i, a, min(a + step, cols)) for i in range(batch) for a in range(0, cols, step)]
-
     inference = torch.is_inference_mode_enabled()
 
     def run(job: tuple[int, int, int]) -> None:
