@@ -9,7 +9,7 @@ from torch import nn
 
 from atrous import rf
 from atrous.analysis.analyze import analyze
-from atrous.analysis.trace import trace
+from atrous.analysis.tracer import trace
 from atrous.errors import ConfigError, ShapeError, UnsupportedOpError
 
 
@@ -95,7 +95,7 @@ def test_node_by_module_and_fx_name():
     net = Classifier()
     assert analyze(net, (1, 3, 32, 32), node="features.2").summary["rf"]["size"] == [4, 4]
     assert analyze(net, (1, 3, 32, 32), node="features").summary["graph_node"] == "features.3"
-    with pytest.raises(ConfigError, match=r"node must be an fx node or module name of the model, got 'nope'"):
+    with pytest.raises(ConfigError, match=r"node must be a node or module name of the model, got 'nope'"):
         analyze(net, (1, 3, 32, 32), node="nope")
 
 
@@ -106,24 +106,37 @@ def test_model_is_not_modified():
     assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
 
 
-def test_unsupported_ops_name_the_op_and_node():
-    up = nn.Sequential(nn.Conv2d(1, 1, 3), nn.UpsamplingBilinear2d(scale_factor=2), nn.Conv2d(1, 1, 1))
-    with pytest.raises(UnsupportedOpError, match=r"UpsamplingBilinear2d at node '1' cannot be mapped exactly.*--node"):
-        analyze(up, (1, 1, 16, 16))
-    with pytest.raises(UnsupportedOpError, match=r"module PixelShuffle at node '0'"):
-        analyze(nn.Sequential(nn.PixelShuffle(2)), (1, 4, 8, 8))
+class Flipped(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3)
+        self.head = nn.Conv2d(1, 1, 1)
+
+    def forward(self, x):
+        return self.head(self.conv(x).flip(-1))
+
+
+def test_unsupported_ops_name_the_op_and_module():
+    with pytest.raises(UnsupportedOpError, match=r"flip in the top-level forward cannot be mapped exactly.*--node"):
+        analyze(Flipped(), (1, 1, 16, 16))
     # the nodes before the unsupported op can still be analysed, the ones after it cannot
-    assert analyze(up, (1, 1, 16, 16), node="0").summary["rf"]["size"] == [3, 3]
-    with pytest.raises(UnsupportedOpError, match="UpsamplingBilinear2d"):
-        analyze(up, (1, 1, 16, 16), node="2")
+    assert analyze(Flipped(), (1, 1, 16, 16), node="conv").summary["rf"]["size"] == [3, 3]
+    with pytest.raises(UnsupportedOpError, match="flip"):
+        analyze(Flipped(), (1, 1, 16, 16), node="head")
 
 
-def test_untraceable_model_suggests_empirical():
+def test_pixel_shuffle_and_align_corners_are_exact():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.PixelShuffle(2), nn.UpsamplingBilinear2d(scale_factor=2))
+    s = analyze(net, (1, 1, 16, 16)).summary
+    assert s["rf"]["exact"] and s["rf"]["global"] is False
+
+
+def test_data_dependent_model_suggests_empirical():
     class Branchy(nn.Module):
         def forward(self, x):
             return x * 2 if x.sum() > 0 else x
 
-    with pytest.raises(UnsupportedOpError, match=r"could not trace Branchy.*--empirical"):
+    with pytest.raises(UnsupportedOpError, match=r"could not run Branchy on a meta tensor.*empirical"):
         trace(Branchy(), (1, 1, 8))
 
 

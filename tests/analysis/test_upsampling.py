@@ -18,7 +18,6 @@ from torch import nn
 from atrous import rf
 from atrous.analysis.analyze import analyze
 from atrous.analysis.empirical import EmpiricalRF, empirical_rf
-from atrous.errors import UnsupportedOpError
 
 
 def assert_agree(s: dict[str, Any], r: EmpiricalRF) -> None:
@@ -164,15 +163,89 @@ def test_size_based_resize_and_downsampling() -> None:
     assert down["rf"]["stride"] == [8] and down["rf"]["size"] == [1]
 
 
-@pytest.mark.parametrize(("module", "shape", "match"), [
-    (nn.Upsample(size=100, mode="bilinear"), (1, 1, 9, 9), r"resizing \[7, 7\] to \[100, 100\] is not an integer "
-                                                           r"ratio.*100/7"),
-    (nn.UpsamplingBilinear2d(scale_factor=2), (1, 1, 8, 8), "align_corners=True"),
-    (nn.Upsample(scale_factor=2, mode="bicubic"), (1, 1, 8, 8), "mode 'bicubic'"),
+def reads_by_jacobian(module: nn.Module, length: int) -> list[set[int]]:
+    """The inputs each output of a 1-D resize reads: the non-zero columns of its float64 Jacobian (positive
+    random input, so an average or interpolation weight is never cancelled)."""
+    x = torch.rand(1, 1, length, dtype=torch.float64) + 0.5
+    jac = torch.autograd.functional.jacobian(lambda t: module(t), x)
+    jac = jac.reshape(-1, length)
+    return [set(row.nonzero().flatten().tolist()) for row in jac]
+
+
+def reads_by_layer(layer: rf.Layer, length: int, outputs: int) -> list[set[int]]:
+    """The inputs each output reads by the layer's definition: output i reads grid position
+    i * stride + t * dilation - left for taps t, which is input z / upsample when upsample divides z."""
+    (k,), (s,), (d,), ((left, _),), (u,) = layer.kernel, layer.stride, layer.dilation, layer.padding, layer.upsample
+    out = []
+    for i in range(outputs):
+        zs = [i * s + t * d - left for t in range(k)]
+        out.append({z // u for z in zs if z % u == 0})
+    return out
+
+
+@pytest.mark.parametrize(("module", "length"), [
+    (nn.Upsample(size=17, mode="linear"), 7),                         # 7 -> 17: period 17
+    (nn.Upsample(scale_factor=1.5, mode="linear"), 12),               # the scale, not the sizes, decides
+    (nn.Upsample(scale_factor=2.5, mode="linear", align_corners=True), 6),
+    (nn.Upsample(size=13, mode="linear", align_corners=True), 7),      # (L - 1) / (n - 1) = 1/2
+    (nn.Upsample(size=5, mode="nearest"), 8),
+    (nn.Upsample(size=13, mode="nearest"), 7),
+    (nn.Upsample(size=11, mode="nearest-exact"), 9),
+    (nn.Upsample(size=4, mode="nearest-exact"), 9),
+    (nn.Upsample(size=5, mode="linear"), 9),                            # downsampling by 9/5
+    (nn.AdaptiveAvgPool1d(3), 8),                                     # windows of 3, 4, 3
+    (nn.AdaptiveAvgPool1d(5), 13),
+    (nn.AdaptiveAvgPool1d(7), 4),                                     # adaptive "pooling" up
 ])
-def test_unsupported_resizes_say_why(module: nn.Module, shape: tuple[int, ...], match: str) -> None:
-    with pytest.raises(UnsupportedOpError, match=match):
-        analyze(nn.Sequential(nn.Conv2d(1, 1, 3), module), shape)
+def test_rational_resizes_and_adaptive_windows_are_exact(module: nn.Module, length: int) -> None:
+    """A resize or adaptive pooling whose ratio p/q is not an integer repeats every q outputs: mapped as an exact
+    periodic layer, whose reads equal the Jacobian's for every output clear of the borders (where PyTorch
+    clamps, which the receptive field ignores)."""
+    s = analyze(module, (1, 1, length)).summary
+    assert s["rf"]["exact"] and s["support"]["exact"]
+    traced = analyze(module, (1, 1, length)).traced
+    (layer,) = [n.layer for n in traced.graph.nodes if n.layer is not None]
+    true = reads_by_jacobian(module, length)
+    claimed = reads_by_layer(layer, length, len(true))
+    interior = [i for i, c in enumerate(claimed) if c and min(c) >= 0 and max(c) < length]
+    assert len(interior) >= len(true) // 2
+    for i in interior:
+        assert claimed[i] == true[i], (i, claimed[i], true[i])
+
+
+def test_resizes_through_convolutions_agree_with_gradients() -> None:
+    """A fixed-scale resize between convolutions, measured with gradients on growing inputs (the ratio stays)."""
+    for module, shape in ((nn.Upsample(scale_factor=1.5, mode="bilinear"), (1, 1, 12, 12)),
+                          (nn.Upsample(scale_factor=2, mode="bicubic"), (1, 1, 8, 8))):
+        s = check(nn.Sequential(nn.Conv2d(1, 1, 3), module), shape)
+        assert s["rf"]["exact"]
+
+
+def test_bicubic_at_integer_positions_is_a_labelled_bound() -> None:
+    """An odd bicubic scale puts some outputs exactly on an input, which then reads only itself: the window
+    is an enclosing bound there, labelled exact: false, and it encloses the measured support."""
+    model = nn.Sequential(nn.Conv1d(1, 1, 3), nn.Upsample(scale_factor=3, mode="linear"),
+                          nn.Upsample(scale_factor=3, mode="nearest"))
+    assert analyze(model, (1, 1, 12)).summary["rf"]["exact"]
+    up = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=3, mode="bicubic"))
+    s = analyze(up, (1, 1, 10, 10)).summary
+    assert s["rf"]["exact"] is False and any("bicubic" in n and "exact: false" in n for n in s["notes"])
+    r = empirical_rf(up, (1, 1, 10, 10))
+    assert all(m <= a for m, a in zip(r.size, s["rf"]["size"]))
+    assert r.taps <= s["support"]["taps"]
+
+
+def test_long_period_resize_is_a_labelled_bound() -> None:
+    """65 -> 513 (DeepLab's final upsampling) repeats only every 513 outputs: a window widened by the largest
+    drift of a nearby short-period ratio, labelled exact: false. It must enclose every output's true reads,
+    read off the resize's Jacobian."""
+    up = nn.Upsample(size=513, mode="linear")
+    s = analyze(nn.Sequential(up), (1, 1, 65)).summary
+    assert s["rf"]["exact"] is False and s["support"]["exact"] is False
+    jac = torch.autograd.functional.jacobian(lambda x: up(x), torch.randn(1, 1, 65, dtype=torch.float64))
+    jac = jac.reshape(513, 65)
+    widths = [int(row.nonzero().max() - row.nonzero().min() + 1) for row in jac]
+    assert max(widths) <= s["rf"]["size"][0] <= max(widths) + 4
 
 
 def test_functional_conv_transpose_is_traced() -> None:

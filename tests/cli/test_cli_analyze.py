@@ -58,7 +58,7 @@ def test_analyze_empirical_cross_check(capsys):
         (["analyze", "resnet18"], "SOURCE must be torchvision:NAME"),
         (["analyze", "torchvision:resnet1800"], "torchvision model must be one of"),
         (["analyze", "torchvision:resnet18", "--input-shape", "1,3,a"], "--input-shape must be batch,channels"),
-        (["analyze", "torchvision:resnet18", "--node", "layer9"], "node must be an fx node or module name"),
+        (["analyze", "torchvision:resnet18", "--node", "layer9"], "node must be a node or module name"),
         (["analyze", "torchvision:vgg16", "--input-shape", "1,3,8,8"], "input is too small for the model"),
         (["analyze", "nosuchpackage.mod:build"], "SOURCE module must be importable"),
         (["analyze", "atrous:nope"], "create_model: name must be one of"),

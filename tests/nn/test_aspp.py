@@ -13,7 +13,7 @@ from _rfcheck import assert_rf_matches
 from torch import nn
 
 from atrous import rf
-from atrous.analysis.trace import trace
+from atrous.analysis.tracer import trace
 from atrous.errors import ConfigError
 from atrous.functional import _fastpath
 from atrous.nn.aspp import ASPP

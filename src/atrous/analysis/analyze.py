@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import nn
 
-from atrous.analysis.trace import TracedModel, trace
+from atrous.analysis.tracer import TracedModel, trace
 from atrous.errors import ConfigError, UnsupportedOpError
 from atrous.rf.summary import summarize
 
@@ -17,71 +17,126 @@ __all__ = ["Analysis", "analyze"]
 
 @dataclass(frozen=True)
 class Analysis:
-    """The traced model, the analysed node and the DESIGN.md section 6 summary (``summary``)."""
+    """The traced model, the analysed node and the JSON summary (``summary``, DESIGN.md section 6 keys)."""
 
     traced: TracedModel
     node: int
     summary: dict[str, Any]
 
-
-def _node_name(traced: TracedModel, node: int) -> str:
-    return traced.graph.nodes[node].name
+    def __repr__(self) -> str:
+        s = self.summary
+        rf = s["rf"]
+        size = "x".join(map(str, rf["size"])) + (" + global" if rf["global"] else "")
+        exact = "" if rf.get("exact", True) else ", bound"
+        return (f"Analysis(node={s['node']!r}, rf={size}, stride={'x'.join(map(str, rf['stride']))}{exact}, "
+                f"taps={s['support']['taps']}, holes={s['support']['holes']}, nodes={len(s['nodes'])})")
 
 
 def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = None,
-            leaf_modules: Sequence[type[nn.Module]] = ()) -> Analysis:
-    """Trace ``model`` and describe the receptive field of ``node`` (default: the model's output).
+            output: str | int | None = None) -> Analysis:
+    """Trace ``model`` at ``input_shape`` and describe the receptive field of ``node`` (default: its output).
 
     Args:
-        model: any traceable ``nn.Module``; it is neither run nor modified.
+        model: any ``nn.Module`` taking one tensor; it runs once on a meta tensor (no memory, no arithmetic)
+            and is not modified.
         input_shape: ``(batch, channels, *spatial)``, e.g. ``(1, 3, 224, 224)``.
-        node: an fx node name (``add_3``), a module name (``layer3``: its last node) or an output key.
-        leaf_modules: module types the tracer must not enter.
+        node: a node name from the table (``layer3.0.conv2``, ``layer3.0/add``), a module name (``layer3``: its
+            output), or an output key.
+        output: for a model that returns a list, tuple or dict: which output (an index or a key). Without it,
+            such a model is analysed at its first output and ``summary["outputs"]`` lists every output's field.
 
     Returns:
         An :class:`Analysis`; ``analysis.summary`` is the JSON object of ``atrous analyze --json``:
-        ``rf``, ``support``, ``gridding``, ``layers``, ``aligned``, ``nodes``, plus ``node`` (the analysed
-        node), ``notes`` and, when the output is global (a classifier), ``last_spatial``: the same
-        quantities for the last feature map before global pooling.
+        ``rf`` (with ``exact``), ``support``, ``gridding``, ``layers``, ``aligned``, ``nodes``, ``method``,
+        ``node``, ``output``, ``notes`` and, when the output is global (a classifier), ``last_spatial``: the same
+        quantities for the last feature map before the global operation.
 
     >>> import torch.nn as nn
     >>> net = nn.Sequential(nn.Conv1d(1, 4, 3, dilation=1, padding=1), nn.ReLU(),
     ...                     nn.Conv1d(4, 4, 3, dilation=2, padding=2), nn.ReLU(),
     ...                     nn.Conv1d(4, 1, 3, dilation=4, padding=4))
     >>> s = analyze(net, (1, 1, 64)).summary
-    >>> s["rf"]["size"], s["support"]["holes"], s["aligned"]
-    ([15], 0, True)
+    >>> s["rf"]["size"], s["support"]["holes"], s["aligned"], s["rf"]["exact"]
+    ([15], 0, True, True)
     """
-    traced = trace(model, input_shape, leaf_modules)
+    traced = trace(model, input_shape)
     graph = traced.graph
+    notes: list[str] = []
+    chosen: str | None = None
     if node is None:
-        failed = traced.opaque.get("output", traced.opaque.get("out"))
-        if (failed is not None and "out" not in traced.outputs) or not traced.outputs:
-            failed = failed or next(iter(traced.opaque.values()))
-            raise UnsupportedOpError(f"{failed}; or analyse an earlier node with --node") from None
-        target = traced.outputs.get("out", next(iter(traced.outputs.values())))
+        chosen = _pick_output(traced, output)
+        target = traced.outputs[chosen]
     else:
+        if output is not None:
+            raise ConfigError("analyze: give node or output, not both")
         modules = dict(model.named_modules())
-        known = (traced.modules, traced.aliases, traced.outputs, traced.opaque)
-        if node in modules and not any(node in table for table in known):
+        known = (traced.modules, traced.outputs, traced.opaque)
+        if node in modules and not any(node in table for table in known) and node not in graph._names:
             raise ConfigError(f"analyze: node {node!r} is a module of the model that its forward pass never calls "
                               "(unreachable); pick a module the forward pass runs")
         target = traced.resolve(node)
+    summary = _summary(traced, target)
+    if node is None and len(traced.outputs) + len([k for k in traced.opaque if k in _output_names(traced)]) > 1:
+        summary["outputs"] = {}
+        for key, n in traced.outputs.items():
+            inner = _summary(traced, n, rows=False)
+            summary["outputs"][key] = {"rf": inner["rf"], "support": inner["support"]}
+        if output is None:
+            notes.append(f"the model returns {len(traced.outputs)} outputs ({', '.join(traced.outputs)}); the fields "
+                         f"above describe output {chosen!r}; pick another with output= (--output), and see "
+                         "'outputs' for all of them")
+    summary["node"] = node or "output"
+    summary["output"] = chosen
+    summary["graph_node"] = graph.nodes[target].name
+    summary["notes"] = [*summary.get("notes", []), *traced.notes, *notes]
+    summary["input_shape"] = list(traced.input_shape)
+    return Analysis(traced, target, summary)
+
+
+def _output_names(traced: TracedModel) -> set[str]:
+    return set(traced.outputs) | {k for k in traced.opaque if k == "output" or k.split(".")[0].isdigit()}
+
+
+def _pick_output(traced: TracedModel, output: str | int | None) -> str:
+    keys = list(traced.outputs)
+    if output is None:
+        if "output" in traced.opaque and not keys:
+            raise UnsupportedOpError(f"{traced.opaque['output']}; analyse an earlier node with node= (--node)")
+        if not keys:
+            failed = next(iter(traced.opaque.values()))
+            raise UnsupportedOpError(f"{failed}; analyse an earlier node with node= (--node)")
+        return "out" if "out" in keys else keys[0]
+    key = str(output)
+    if key in traced.outputs:
+        return key
+    if isinstance(output, int) or key.lstrip("-").isdigit():
+        i = int(key)
+        if -len(keys) <= i < len(keys):
+            return keys[i]
+    if key in traced.opaque:
+        raise traced.opaque[key]
+    raise ConfigError(f"analyze: output must be one of the model's outputs ({', '.join(keys) or 'none'}) or an "
+                      f"index into them, got {output!r}")
+
+
+def _summary(traced: TracedModel, target: int, rows: bool = True) -> dict[str, Any]:
+    graph = traced.graph
     graph.set_output(target)
     summary = summarize(graph, traced.input_size)
+    summary["rf"]["exact"] = traced.exact(target)
+    summary["method"] = "analytic"
+    if not summary["rf"]["exact"]:
+        summary["support"]["exact"] = False
     for row in summary["layers"]:
         row["op"] = traced.ops.get(graph.index(row["name"]), row["op"])
     summary["nodes"] = summary["layers"]
-    summary["node"] = node or "output"
-    summary["graph_node"] = _node_name(traced, target)
-    summary["notes"] = [*summary.get("notes", []), *traced.notes]
-    summary["input_shape"] = list(traced.input_shape)
-    if summary["rf"]["global"]:
+    if summary["rf"]["global"] and rows:
         spatial = traced.last_spatial(target)
         if spatial is not None and spatial != target:
             graph.set_output(spatial)
             inner = summarize(graph, traced.input_size)
-            summary["last_spatial"] = {"node": _node_name(traced, spatial), "rf": inner["rf"],
+            inner["rf"]["exact"] = traced.exact(spatial)
+            summary["last_spatial"] = {"node": graph.nodes[spatial].name, "rf": inner["rf"],
                                        "support": inner["support"], "gridding": inner["gridding"]}
         graph.set_output(target)
-    return Analysis(traced, target, summary)
+    return summary

@@ -1,10 +1,11 @@
-"""The result of tracing: a model's receptive-field graph and how its fx nodes and modules map onto it."""
+"""The result of tracing: a model's receptive-field graph and how its modules and outputs map onto it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from atrous import rf
+from atrous.analysis.axes import Layout
 from atrous.errors import ConfigError
 
 __all__ = ["TracedModel"]
@@ -12,44 +13,64 @@ __all__ = ["TracedModel"]
 
 @dataclass
 class TracedModel:
-    """The receptive-field graph of a traced model and how its fx nodes map onto it."""
+    """The receptive-field graph of a traced model and how its modules and outputs map onto it."""
 
     graph: rf.Graph
     input_shape: tuple[int, ...]
-    #: fx node name -> receptive-field node index (pointwise nodes alias the node they read)
-    aliases: dict[str, int] = field(default_factory=dict)
-    #: module qualified name -> receptive-field node of its last fx node (``layer4`` -> its last block)
+    #: module qualified name -> receptive-field node of its output (``layer4`` -> its last block's output)
     modules: dict[str, int] = field(default_factory=dict)
-    #: receptive-field node index -> operation label (module type or function name)
+    #: module qualified name -> its class name; and the modules without children
+    module_types: dict[str, str] = field(default_factory=dict)
+    leaf_paths: set[str] = field(default_factory=set)
+    #: receptive-field node index -> operation label (module type or op name)
     ops: dict[int, str] = field(default_factory=dict)
     #: output name -> receptive-field node ("output" for a single tensor; dict keys or tuple positions)
     outputs: dict[str, int] = field(default_factory=dict)
-    #: things the user should know: input-size dependent pooling, statistics ignored, ...
+    output_layouts: dict[str, Layout] = field(default_factory=dict)
+    #: things the user should know: input-size dependent pooling, global operations, ...
     notes: list[str] = field(default_factory=list)
-    #: receptive-field nodes whose tensor still has every spatial axis (candidates for "last spatial map")
+    #: receptive-field nodes whose tensor holds every spatial axis whole (candidates for "last spatial map")
     spatial_nodes: set[int] = field(default_factory=set)
-    #: outputs (and fx nodes) that depend on an operation atrous cannot map, with the reason
+    #: outputs, modules and op sites that depend on an operation atrous cannot map, with the reason
     opaque: dict[str, Exception] = field(default_factory=dict)
+    #: nodes whose layer is a sound enclosing bound rather than the exact field, with the reason
+    bounds: dict[int, str] = field(default_factory=dict)
 
     @property
     def input_size(self) -> tuple[int, ...]:
         return self.input_shape[2:]
 
     def resolve(self, name: str) -> int:
-        """Receptive-field node for an fx node name, a module name, or an output name."""
-        for table in (self.aliases, self.modules, self.outputs):
+        """Receptive-field node for a graph node name, a module name, or an output name."""
+        if name in self.graph._names:
+            return self.graph.index(name)
+        for table in (self.modules, self.outputs):
             if name in table:
                 return table[name]
         if name in self.opaque:
             raise self.opaque[name]
         known = sorted(self.modules)[:6]
-        raise ConfigError(f"analyze: node must be an fx node or module name of the model, got {name!r}; "
+        raise ConfigError(f"analyze: node must be a node or module name of the model, got {name!r}; "
                           f"for example {', '.join(known)}")
+
+    def ancestors(self, node: int) -> set[int]:
+        seen = {node}
+        todo = [node]
+        while todo:
+            for i in self.graph.nodes[todo.pop()].inputs:
+                if i not in seen:
+                    seen.add(i)
+                    todo.append(i)
+        return seen
+
+    def exact(self, node: int) -> bool:
+        """False where some layer on the way to ``node`` is an enclosing bound."""
+        return not (self.ancestors(node) & set(self.bounds))
 
     def last_spatial(self, node: int) -> int | None:
         """The last node at or before ``node`` that keeps every spatial axis (the map before global pooling)."""
-        for i in range(node, 0, -1):
+        for i in sorted(self.ancestors(node), reverse=True):
             layer = self.graph.nodes[i].layer
-            if i in self.spatial_nodes and not (layer is not None and layer.kind == "global"):
+            if i in self.spatial_nodes and i > 0 and not (layer is not None and layer.is_global):
                 return i
         return None

@@ -31,7 +31,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("source", metavar="SOURCE", help="the model to analyse (see below)")
     p.add_argument("--input-shape", default="1,3,224,224", metavar="B,C,*S",
                    help="input shape (default 1,3,224,224)")
-    p.add_argument("--node", metavar="NAME", help="an fx node or module name to analyse instead of the output")
+    p.add_argument("--node", metavar="NAME", help="a node name (from the table) or module name to analyse instead of the output")
     p.add_argument("--empirical", action="store_true",
                    help="also measure the receptive field with gradients (and fall back to it when tracing fails)")
     p.add_argument("--summary-only", action="store_true", help="skip the per-node table")
