@@ -285,10 +285,13 @@ def settle(ctx: Context, x: Val, dims: list[int]) -> Val:
     return ctx.axis_layer(x, per_axis, "resize", Layout(tuple(new_dims)))
 
 
-def slot_axes(ctx: Context, x: Val, first: int = 2) -> tuple[Val, list[int | None]]:
+def slot_axes(ctx: Context, x: Val, first: int = 2, mixes_channels: bool = False) -> tuple[Val, list[int | None]]:
     """The spatial axis held by each dimension from ``first`` on (``None``: not spatial), for a convolution or
-    a pooling that slides over those dimensions."""
+    a pooling that slides over those dimensions. A convolution (``mixes_channels``) first reads the fine parts
+    of split axes held in the channels (space-to-depth) as pooling windows."""
     slots = list(range(first, x.rank))
+    if mixes_channels:
+        x = resolve_fine(ctx, x, [1])
     x = settle(ctx, x, slots)
     axes: list[int | None] = []
     for d in slots:
@@ -301,10 +304,20 @@ def slot_axes(ctx: Context, x: Val, first: int = 2) -> tuple[Val, list[int | Non
         else:
             raise ctx.unsupported(f"it slides over dimension {d}, which holds {_describe(x.layout.dims[d])} "
                                   "rather than one spatial axis")
-    for d in range(first):
-        if any(t is not None and t[0] != "s" for t, n in x.layout.dims[d] if n > 1) and d == 1:
-            x = resolve_fine(ctx, x, [1])
     return x, axes
+
+
+def slot_layout(x: Val, axes: list[int | None], shape: tuple[int, ...], channels: int | None = None) -> Layout:
+    """The layout after an op that slides over the last ``len(axes)`` dimensions: each keeps its axis at the
+    output's length; ``channels`` replaces dimension 1 (a convolution's output channels)."""
+    first = len(shape) - len(axes)
+    dims: list[Any] = list(x.layout.dims[:first])
+    if channels is not None:
+        dims[1] = ((None, channels),)
+    for j, a in enumerate(axes):
+        n = shape[first + j]
+        dims.append(((("s", a), n),) if a is not None else ((None, n),))
+    return Layout(tuple(dims))
 
 
 def _describe(dim: Any) -> str:
@@ -523,12 +536,10 @@ def _conv(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> An
     transposed = bool(args[6])
     output_padding = _per_axis(args[7], n, 0)
     k = [int(s) for s in _weight_shape(ctx, w, out)[2:]]
-    x, axes = slot_axes(ctx, x)
+    x, axes = slot_axes(ctx, x, mixes_channels=True)
     x = mix(ctx, x, [1], "mixes channels that hold a spatial axis")
     shape = _shape(out)
-    layout = Layout((x.layout.dims[0], ((None, shape[1]),),
-                     *(((("s", a), shape[2 + j]),) if a is not None else ((None, shape[2 + j]),)
-                       for j, a in enumerate(axes))))
+    layout = slot_layout(x, axes, shape, channels=shape[1])
     per_axis = {}
     for j, a in enumerate(axes):
         if a is None:
@@ -563,9 +574,7 @@ def _pool(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> An
     ceil = bool(args[5] if is_max and len(args) > 5 else (args[4] if not is_max and len(args) > 4 else False))
     x, axes = slot_axes(ctx, x, x.rank - n)
     shape = _shape(out[0] if isinstance(out, (tuple, list)) else out)
-    layout = Layout(tuple(x.layout.dims[d] if d < x.rank - n else (
-        ((("s", axes[d - x.rank + n]), shape[d]),) if axes[d - x.rank + n] is not None else ((None, shape[d]),))
-                          for d in range(x.rank)))
+    layout = slot_layout(x, axes, shape)
     per_axis = {a: (k[j], stride[j], dilation[j], (padding[j], padding[j]), 1) for j, a in enumerate(axes)
                 if a is not None}
     y = ctx.axis_layer(x, per_axis, "maxpool" if is_max else "avgpool", layout, ceil_mode=ceil)
@@ -638,7 +647,8 @@ def _fit(length: int, out: int, k: int, stride: int, left: int, up: int) -> tupl
 
 _RESIZE_MODES = {"upsample_nearest": "nearest", "_upsample_nearest_exact": "nearest-exact",
                  "upsample_linear": "linear", "upsample_bilinear": "linear", "upsample_trilinear": "linear",
-                 "upsample_bicubic": "cubic", "_upsample_bilinear2d_aa": "linear-aa", "_upsample_bicubic2d_aa": "cubic-aa"}
+                 "upsample_bicubic": "cubic", "_upsample_bilinear2d_aa": "linear-aa",
+                 "_upsample_bicubic2d_aa": "cubic-aa"}
 
 
 def _resize(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any:
@@ -660,8 +670,7 @@ def _resize_axes(ctx: Context, x: Val, mode: str, align: bool | None, scales: li
     why: list[str] = []
     if mode.endswith("-aa"):
         raise ctx.unsupported("antialiased resizing widens its kernel with the scale")
-    layout = Layout((*x.layout.dims[:2], *(((("s", a), shape[2 + j]),) if a is not None else ((None, shape[2 + j]),)
-                                         for j, a in enumerate(axes))))
+    layout = slot_layout(x, axes, shape)
     globals_ = []
     for j, a in enumerate(axes):
         if a is None:
@@ -752,8 +761,7 @@ def _unpool(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> 
     shape = _shape(out)
     per_axis = {}
     x, axes = slot_axes(ctx, x)
-    layout = Layout((*x.layout.dims[:2], *(((("s", a), shape[2 + j]),) if a is not None else ((None, shape[2 + j]),)
-                                         for j, a in enumerate(axes))))
+    layout = slot_layout(x, axes, shape)
     for j, a in enumerate(axes):
         if a is None:
             continue
@@ -764,6 +772,9 @@ def _unpool(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> 
         if r > 1:
             per_axis[a] = (r, 1, 1, (r - 1, r - 1), r)
     indices = args[1]
+    if per_axis:
+        ctx.bound("where each value lands depends on the data (the argmax of its pooling window); the field is "
+                  "the union over every possible position")
     y = ctx.axis_layer(x, per_axis, "resize", layout)
     if isinstance(indices, Val) and indices.node != x.node:
         y = ctx.merge([y, Val(indices.node, layout)], "add", layout)
@@ -787,7 +798,8 @@ def _reduce(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> 
             layout = layout.resize(d, 1)
     else:
         layout = x.layout.remove(dims)
-    layout = Layout(tuple(d if math.prod(n for _, n in d) == s else ((None, s),) for d, s in zip(layout.dims, shape)))
+    layout = Layout(tuple(d if math.prod(n for _, n in d) == s else ((None, s),)
+                          for d, s in zip(layout.dims, shape)))
     y = mix(ctx, x, dims, "reduces over positions", layout.drop_spatial([]))
     return tuple(y for _ in out) if isinstance(out, (tuple, list)) else y
 
@@ -826,8 +838,8 @@ def _group_norm(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any)
 def _batch_norm(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any:
     x = _need(ctx, args[0])
     training = ctx.op != "_native_batch_norm_legit_no_training" and len(args) > 5 and bool(args[5])
-    if ctx.op == "_native_batch_norm_legit" and len(args) == 7 or ctx.op == "_native_batch_norm_legit" and \
-            not isinstance(args[3], (Val, Const)):
+    if (ctx.op == "_native_batch_norm_legit" and len(args) == 7) or (ctx.op == "_native_batch_norm_legit" and \
+            not isinstance(args[3], (Val, Const))):
         training = bool(args[3]) if len(args) == 6 else training
     dims = [d for d in range(x.rank) if d != 1] if training else []
     return _statistics(ctx, x, dims, out)

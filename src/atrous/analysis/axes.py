@@ -77,7 +77,7 @@ class Layout:
         return None
 
     def replace(self, dim: int, factors: Dim) -> Layout:
-        return Layout(self.dims[:dim] + (factors,) + self.dims[dim + 1:])
+        return Layout((*self.dims[:dim], factors, *self.dims[dim + 1:]))
 
     def drop_spatial(self, dims: list[int]) -> Layout:
         """The same shape with every spatial factor in ``dims`` made plain (its positions were mixed)."""
@@ -94,7 +94,7 @@ class Layout:
         return Layout(tuple(x for i, x in enumerate(self.dims) if i not in keep))
 
     def insert(self, dim: int, size: int = 1) -> Layout:
-        return Layout(self.dims[:dim] + (((None, size),),) + self.dims[dim:])
+        return Layout((*self.dims[:dim], ((None, size),), *self.dims[dim:]))
 
     def resize(self, dim: int, size: int) -> Layout:
         """Dimension ``dim`` with a new length; its spatial factor (if it is one whole axis) follows."""

@@ -90,11 +90,11 @@ def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     return shape
 
 
-class _Mode(TorchDispatchMode):
+class _Mode(TorchDispatchMode):  # type: ignore[no-untyped-call]
     """Runs each op (on meta tensors where the input flows) and records its abstract value."""
 
     def __init__(self, result: TracedModel, names: dict[int, str]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.result = result
         self.names = names
         self.stack: list[str] = []
@@ -169,10 +169,10 @@ class _Mode(TorchDispatchMode):
                 self.bind(base, aten_map.write_into_base(self.ctx, self.value(base), new, base, target))
 
     # module hooks
-    def push(self, module: nn.Module) -> None:
+    def enter_module(self, module: nn.Module) -> None:
         self.stack.append(self.names.get(id(module), type(module).__name__))
 
-    def pop(self, module: nn.Module, output: Any) -> None:
+    def exit_module(self, module: nn.Module, output: Any) -> None:
         if self.stack:
             path = self.stack.pop()
             if path:
@@ -192,13 +192,13 @@ def _module_hooks(mode: _Mode) -> Iterator[None]:
     from torch.nn.modules import module as module_mod
 
     def pre(module: nn.Module, args: Any) -> None:
-        mode.push(module)
+        mode.enter_module(module)
         mode.result.module_types.setdefault(mode.stack[-1], type(module).__name__)
         if not any(True for _ in module.children()):
             mode.result.leaf_paths.add(mode.stack[-1])
 
     def post(module: nn.Module, args: Any, output: Any) -> None:
-        mode.pop(module, output)
+        mode.exit_module(module, output)
 
     handles = [module_mod.register_module_forward_pre_hook(pre),
                module_mod.register_module_forward_hook(post, always_call=True)]

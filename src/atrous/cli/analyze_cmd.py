@@ -31,7 +31,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("source", metavar="SOURCE", help="the model to analyse (see below)")
     p.add_argument("--input-shape", default="1,3,224,224", metavar="B,C,*S",
                    help="input shape (default 1,3,224,224)")
-    p.add_argument("--node", metavar="NAME", help="a node name (from the table) or module name to analyse instead of the output")
+    p.add_argument("--node", metavar="NAME",
+                   help="a node name (from the table) or module name to analyse instead of the output")
+    p.add_argument("--output", metavar="NAME|INDEX",
+                   help="for a model that returns a list, tuple or dict: which output to analyse (default: the "
+                        "first, with every output's field listed)")
     p.add_argument("--empirical", action="store_true",
                    help="also measure the receptive field with gradients (and fall back to it when tracing fails)")
     p.add_argument("--summary-only", action="store_true", help="skip the per-node table")
@@ -47,10 +51,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         from atrous.analysis.analyze import analyze
 
-        summary = analyze(model, shape, node=args.node).summary
+        summary = analyze(model, shape, node=args.node, output=args.output).summary
     except UnsupportedOpError as e:
-        if not args.empirical:
-            raise
         summary = _empirical_only(model, shape, args.node, str(e))
     else:
         if args.empirical:
@@ -95,12 +97,16 @@ def _matches(analytic: dict[str, Any], measured: dict[str, Any]) -> bool:
 def _empirical_only(model: Any, shape: tuple[int, ...], node: str | None, why: str) -> dict[str, Any]:
     from atrous.analysis.empirical import empirical_rf
 
-    print(f"atrous: tracing failed, measuring with gradients instead: {why}", file=sys.stderr)
+    print(f"atrous: no exact analysis ({why}); measuring the receptive field with gradients instead",
+          file=sys.stderr)
     data: dict[str, Any] = empirical_rf(model, shape, node=node).as_dict()
+    data["method"] = "empirical"
+    data["rf"].setdefault("exact", True)
     data.setdefault("gridding", {"hdc_ok": False, "messages": []})
     data["gridding"]["messages"] = [f"not traced ({why}); gridding rules were not checked"]
     data.update({"layers": [], "nodes": [], "aligned": None, "alignment": [], "node": node or "output",
-                 "notes": ["empirical fallback: rf and support come from the gradient measurement"]})
+                 "output": None, "notes": ["measured, not traced: rf and support come from the gradient measurement "
+                                           "of a linearised copy of the model"]})
     return data
 
 
