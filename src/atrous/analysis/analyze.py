@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from torch import nn
 
 from atrous.analysis.tracer import TracedModel, trace
 from atrous.errors import ConfigError, UnsupportedOpError
+from atrous.rf.phases import periods
 from atrous.rf.summary import summarize
 
 __all__ = ["Analysis", "analyze"]
@@ -119,9 +121,19 @@ def _pick_output(traced: TracedModel, output: str | int | None) -> str:
                       f"index into them, got {output!r}")
 
 
+#: phases (per output unit, all axes) beyond which the exact phase-by-phase analysis is not attempted
+MAX_PHASES = 64
+
+
 def _summary(traced: TracedModel, target: int, rows: bool = True) -> dict[str, Any]:
     graph = traced.graph
     graph.set_output(target)
+    worst = max(math.prod(p.period for p in node) for node in periods(graph, target))
+    if worst > MAX_PHASES:
+        raise UnsupportedOpError(
+            f"analyze: fractional resizes make the receptive field of {graph.nodes[target].name!r} repeat only "
+            f"every {worst} output units; the exact phase-by-phase analysis is not attempted beyond {MAX_PHASES}; "
+            "analyse an earlier node with node= (--node), or measure it")
     summary = summarize(graph, traced.input_size)
     summary["rf"]["exact"] = traced.exact(target)
     summary["method"] = "analytic"

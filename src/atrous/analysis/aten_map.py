@@ -143,7 +143,7 @@ def map_op(ctx: Context, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any
     handler = HANDLERS.get(name) or HANDLERS.get(name.rstrip("_"))
     if handler is not None:
         return handler(ctx, list(args), kwargs, out)
-    if torch.Tag.pointwise in func.tags:
+    if torch.Tag.pointwise in func.tags or name.rstrip("_") in POINTWISE_UNTAGGED:
         return pointwise(ctx, list(args) + list(kwargs.values()), out)
     if name in CONSTANT_RESULTS:
         return Const()
@@ -473,6 +473,33 @@ def _cat(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any
     layout = combine(ctx, [Val(v.node, v.layout.resize(d, shape[d])) for v in vals], shape) if len(vals) > 1 \
         else base
     return ctx.merge(vals, "cat", layout)
+
+
+def _stack(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any:
+    vals = _vals(args[0])
+    if not vals:
+        return Const()
+    shape = _shape(out)
+    d = _dim(int(args[1]) if len(args) > 1 else int(kwargs.get("dim", 0)), len(shape))
+    layout = combine(ctx, [Val(v.node, v.layout.insert(d)) for v in vals], shape)
+    return ctx.merge(vals, "cat", layout)
+
+
+def _glu(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any:
+    """GLU halves a dimension and gates one half by the other: pointwise unless that dimension is spatial."""
+    x = _need(ctx, args[0])
+    d = _dim(int(args[1]) if len(args) > 1 else -1, x.rank)
+    if x.layout.spatial_in(d):
+        raise ctx.unsupported(f"it gates one half of dimension {d}, which holds a spatial axis, by the other")
+    return Val(x.node, x.layout.resize(d, _shape(out)[d]))
+
+
+def _as_strided(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any:
+    """``as_strided`` with the shape unchanged only re-strides memory (adaptive pooling does, for channels-last)."""
+    x = _need(ctx, args[0])
+    if _shape(out) != x.shape:
+        raise ctx.unsupported("it reads memory with arbitrary strides")
+    return x
 
 
 def _index_select(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any:
@@ -907,7 +934,7 @@ HANDLERS: dict[str, Handler] = {
     "slice": _slice, "narrow": _slice, "select": _select,
     **dict.fromkeys(["split", "split_with_sizes", "unbind", "chunk", "tensor_split", "unsafe_split",
                      "unsafe_split_with_sizes"], _split),
-    "cat": _cat, "concat": _cat,
+    "cat": _cat, "concat": _cat, "stack": _stack, "glu": _glu, "as_strided": _as_strided,
     "index_select": _index_select, "gather": _index_select, "index": _index,
     "pixel_shuffle": _pixel_shuffle, "pixel_unshuffle": _pixel_shuffle,
     "convolution": _conv, "_convolution": _conv,
@@ -937,6 +964,9 @@ HANDLERS: dict[str, Handler] = {
                      "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
                      "scaled_dot_product_attention"], _attention),
 }
+
+#: elementwise ops that PyTorch does not tag ``pointwise`` (a per-channel weight broadcasts, as in PReLU)
+POINTWISE_UNTAGGED = {"hardswish", "log_sigmoid_forward", "_prelu_kernel", "prelu", "rrelu_with_noise"}
 
 #: ops whose result never depends on the values of their tensor arguments
 CONSTANT_RESULTS = {"empty", "zeros", "ones", "full", "arange", "eye", "rand", "randn", "randint", "linspace"}
