@@ -31,7 +31,7 @@ class StatusLine:
         text = text[: max(20, shutil.get_terminal_size().columns - 1)]
         self.stream.write("\r" + text + " " * max(0, self.shown - len(text)))
         self.stream.flush()
-        self.shown = len(text)
+        self.shown = max(self.shown, len(text))  # the padding keeps the longer line's width
 
     def close(self) -> None:
         if self.live and self.shown:
