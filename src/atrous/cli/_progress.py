@@ -14,7 +14,7 @@ class StatusLine:
 
     On a terminal each message replaces the previous one on a single line, which is erased on exit, so the
     command's own output follows as if nothing had been shown. Where ``stream`` is not a terminal (a pipe, a
-    log file, a test) or ``enabled`` is false it writes nothing (DESIGN: quiet unless someone is watching).
+    log file, a test) or ``enabled`` is false it writes nothing.
     """
 
     def __init__(self, label: str, stream: TextIO | None = None, enabled: bool = True) -> None:
