@@ -334,7 +334,7 @@ def test_max_size_reached_raises_shape_error() -> None:
 
 def test_model_failure_is_a_shape_error() -> None:
     model = nn.Sequential(nn.Conv1d(1, 2, 3, padding=1), nn.Conv1d(1, 1, 3))  # channels do not match
-    with pytest.raises(ShapeError, match=r"the model failed on an input of shape \[2, 1, 8\] \(") as e:
+    with pytest.raises(ShapeError, match=r"the model failed on an input of shape \[[12], 1, 8\] \(") as e:
         empirical_rf(model, (1, 1, 8))
     assert "\n" not in str(e.value)
 
@@ -410,7 +410,7 @@ def test_resnet18_matches_its_analytic_graph() -> None:
 
 def assert_same_measurement(model: nn.Module, shape: tuple[int, ...], **kwargs: object) -> EmpiricalRF:
     """collapse_channels=True measures exactly what the full-width measurement does, mask included."""
-    full = empirical_rf(model, shape, **kwargs)  # type: ignore[arg-type]
+    full = empirical_rf(model, shape, collapse_channels=False, **kwargs)  # type: ignore[arg-type]
     collapsed = empirical_rf(model, shape, collapse_channels=True, **kwargs)  # type: ignore[arg-type]
     assert collapsed == full
     assert torch.equal(collapsed.mask, full.mask)
@@ -520,7 +520,7 @@ def test_collapse_is_refused_when_it_changes_the_support() -> None:
 
 
 def test_collapse_channels_must_be_a_bool() -> None:
-    with pytest.raises(ConfigError, match="collapse_channels must be a bool, got 'yes'"):
+    with pytest.raises(ConfigError, match="collapse_channels must be None, True or False, got 'yes'"):
         empirical_rf(nn.Conv1d(1, 1, 3), (1, 1, 8), collapse_channels="yes")  # type: ignore[arg-type]
 
 
@@ -610,3 +610,180 @@ def test_collapsed_pointwise_conv_is_no_view_of_its_input() -> None:
             return out + x
 
     assert_same_measurement(AddInPlace(), (1, 1, 16))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the default: the one-channel twin where a small check shows it safe, else full width; progress
+
+
+def assert_default_is_full_width(model: nn.Module, shape: tuple[int, ...], **kwargs: object) -> list[str]:
+    """The default measurement equals the full-width one in every field and the mask; returns its progress."""
+    said: list[str] = []
+    fast = empirical_rf(model, shape, progress=said.append, **kwargs)  # type: ignore[arg-type]
+    full = empirical_rf(model, shape, collapse_channels=False, **kwargs)  # type: ignore[arg-type]
+    assert fast == full
+    assert torch.equal(fast.mask, full.mask)
+    return said
+
+
+class DilatedStack1d(nn.Module):
+    """Residual dilated 1-D convolutions, rates 1..64 (a WaveNet-style context stack)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv1d(2 if i == 0 else 8, 8, 3, dilation=2**i, padding=2**i)
+                                   for i in range(7))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, c in enumerate(self.convs):
+            y = torch.relu(c(x))
+            x = y if i == 0 else x + y
+        return x
+
+
+class Upsampled(nn.Module):
+    """Strided encoder, bilinear x2 upsampling and a skip from the full-resolution map (an FCN-style head)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.down = nn.Sequential(nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+                                  nn.Conv2d(16, 16, 3, dilation=2, padding=2))
+        self.fuse = nn.Conv2d(24, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = self.stem(x)
+        deep = F.interpolate(self.down(skip), scale_factor=2, mode="bilinear", align_corners=False)
+        return self.fuse(torch.cat([skip, deep], 1))
+
+
+def test_default_equals_full_width_on_a_dilated_1d_stack() -> None:
+    said = assert_default_is_full_width(DilatedStack1d(), (1, 2, 32))
+    assert any("one channel" in line for line in said)
+    assert empirical_rf(DilatedStack1d(), (1, 2, 32)).size == (255,)
+
+
+def test_default_equals_full_width_with_upsampling() -> None:
+    said = assert_default_is_full_width(Upsampled(), (1, 3, 32, 32))
+    assert any("one channel" in line for line in said)
+    assert empirical_rf(Upsampled(), (1, 3, 32, 32)).phases == (2, 2)
+
+
+def test_default_equals_full_width_on_resnet18() -> None:
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.resnet18(weights=None)
+    said = assert_default_is_full_width(model, (1, 3, 32, 32), node="layer2")
+    assert said[1] == "checking the one-channel twin against the full model at 1x3x32x32"
+    assert all("one channel" in line for line in said if line.startswith("pass"))
+
+
+@pytest.mark.slow
+def test_default_equals_full_width_on_resnet18_layer3_from_224() -> None:
+    """The CLI's case: 224 x 224 given, the check at 64 x 64, the measurement grown past 224."""
+    torchvision = pytest.importorskip("torchvision")
+    said = assert_default_is_full_width(torchvision.models.resnet18(weights=None), (1, 3, 224, 224),
+                                        node="layer3")
+    assert "at 1x3x64x64" in said[1]
+
+
+class BranchPick(nn.Module):
+    """Two branches concatenated, then only the first branch's channels kept (a width-dependent slice).
+
+    On a small input both supports fill it, so only the channel-pick rule can tell that one channel would
+    keep the wide branch that the full network drops.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.narrow = nn.Conv2d(1, 4, 9, padding=4)
+        self.wide = nn.Conv2d(1, 4, 33, padding=16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.narrow(x), self.wide(x)], 1)[:, :4]
+
+
+def test_default_measures_a_channel_pick_at_full_width() -> None:
+    said = assert_default_is_full_width(BranchPick(), (1, 1, 8, 8))
+    assert any("picks channel subsets (__getitem__); measuring at full width" in line for line in said)
+    assert empirical_rf(BranchPick(), (1, 1, 8, 8)).size == (9, 9)
+    with pytest.raises(UnsupportedOpError, match=r"collapse_channels=True meets ops that pick channel subsets "
+                       r"\(__getitem__\).*pass collapse_channels=False$") as e:
+        empirical_rf(BranchPick(), (1, 1, 8, 8), collapse_channels=True)
+    assert "\n" not in str(e.value)
+
+
+def test_default_measures_a_channel_shuffle_at_full_width() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ChannelShuffle(2), nn.Conv2d(4, 1, 3))
+    said = assert_default_is_full_width(model, (1, 3, 12, 12))
+    assert any(line.startswith("the one-channel twin differs (fails where the full model runs") for line in said)
+    assert all("full width" in line for line in said if line.startswith("pass"))
+
+
+def test_default_check_uses_the_given_size_where_the_small_one_fails() -> None:
+    """A head that needs exactly 80 x 80 fails on the 64 x 64 check input; the check moves to 80 x 80."""
+
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.shape[-1] % 80:
+                raise RuntimeError("this model takes multiples of 80 only")
+            return self.conv(x)
+
+    said: list[str] = []
+    r = empirical_rf(Fixed(), (1, 1, 80, 80), progress=said.append)
+    assert r.size == (3, 3)
+    assert [line for line in said if line.startswith("checking")] == [
+        "checking the one-channel twin against the full model at 1x1x64x64",
+        "checking the one-channel twin against the full model at 1x1x80x80"]
+
+
+def test_progress_names_every_pass() -> None:
+    said: list[str] = []
+    r = empirical_rf(nn.Conv1d(1, 1, 33, padding=16), (1, 1, 8), progress=said.append)
+    assert r.input_size == (128,)  # 8, 16, 32, 64 touch the border; 64 is clean; 128 confirms
+    passes = [line for line in said if line.startswith("pass")]
+    assert passes == [f"pass {i}: measuring at 2x1x{n} (one channel)" for i, n in enumerate((8, 16, 32, 64), 1)] \
+        + ["pass 5: confirming at 2x1x128 (one channel)"]
+    assert said[0] == "copying the model (float64, cpu)"
+
+
+def test_progress_must_be_callable() -> None:
+    with pytest.raises(ConfigError, match=r"^empirical_rf: progress must be None or a callable taking one str, "
+                       r"got 'int'$"):
+        empirical_rf(nn.Conv1d(1, 1, 3), (1, 1, 8), progress=3)  # type: ignore[arg-type]
+
+
+def test_float32_would_show_false_holes_in_a_deep_stack() -> None:
+    """Why the measurement stays in float64: 60 layers of 3 x 3 take the corner paths' weight (9 ** -60)
+    below float32's smallest number, and the gradient reads as zero there."""
+    model = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=1) for _ in range(60)])
+    exact = empirical_rf(model, (1, 1, 64, 64))
+    assert (exact.size, exact.holes) == ((121, 121), 0)
+    assert empirical_rf(model, (1, 1, 64, 64), dtype=torch.float32).holes > 0
+
+
+@pytest.mark.parametrize(("index", "picks"), [
+    ((slice(None), slice(0, 2)), True), ((slice(None), 0), True), ((slice(None), None), True),
+    ((Ellipsis, slice(0, 2), slice(None), slice(None)), True), ((slice(None), slice(None), slice(1, 3)), False),
+    ((Ellipsis, slice(1, 3)), False), (0, False), ((0, Ellipsis, 1), False),
+])
+def test_channel_picks_by_index(index: object, picks: bool) -> None:
+    mode = Linearised(2, cut_global=False, collapse=True)
+    with mode:
+        torch.ones(1, 3, 4, 4)[index]  # type: ignore[index]
+    assert bool(mode.channel_selections) == picks
+
+
+@pytest.mark.parametrize(("op", "picks"), [
+    (lambda x: x.split(1, dim=1), True), (lambda x: torch.split(x, 1, 1), True), (lambda x: x.chunk(3, 1), True),
+    (lambda x: x.narrow(1, 0, 2), True), (lambda x: x.unbind(1), True), (lambda x: x.chunk(2, dim=2), False),
+    (lambda x: x.split(2, dim=-1), False), (lambda x: x.narrow(3, 0, 2), False),
+])
+def test_channel_picks_by_op(op: object, picks: bool) -> None:
+    mode = Linearised(2, cut_global=False, collapse=True)
+    with mode:
+        op(torch.ones(1, 3, 4, 4))  # type: ignore[operator]
+    assert bool(mode.channel_selections) == picks

@@ -377,6 +377,46 @@ def _channel_constant_as_mean(func: Callable[..., Any], args: tuple[Any, ...], d
         return args
     mean = 1 / (1 / c).mean(dim=axis, keepdim=True) if func in _QUOTIENTS else c.mean(dim=axis, keepdim=True)
     return (mean, x, *args[2:]) if swapped else (x, mean, *args[2:])
+#: ops that can pick some channels of a feature map, with the position of their ``dim`` argument
+_SELECTIONS: dict[Callable[..., Any], tuple[int, str]] = {
+    f: pos for names, pos in ((("split", "chunk", "tensor_split"), (2, "dim")),
+                              (("narrow", "unbind", "index_select", "select"), (1, "dim")))
+    for f in _collect(names, torch, Tensor)}
+
+
+def _selected_channel(index: Any, ndim: int) -> Any:
+    """The entry of a ``__getitem__`` index that applies to axis 1 of an ``ndim``-D tensor (``slice(None)`` if none)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(i is None for i in items[:2]):
+        return None  # a new axis before the channels: not a plain channel slice
+    if items and items[0] is Ellipsis:
+        tail = items[1:]
+        return tail[len(tail) - (ndim - 1)] if len(tail) >= ndim - 1 else slice(None)
+    return items[1] if len(items) > 1 and items[1] is not Ellipsis else slice(None)
+
+
+def _selects_channels(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], dims: int) -> bool:
+    """Whether ``func`` picks a subset of the channels (axis 1) of a ``B C *S`` feature map.
+
+    One channel cannot stand for channels that a split, slice or index treats differently, so a collapsed
+    pass that meets one of these cannot vouch for the full network's support.
+    """
+    x = _input(args, kwargs)
+    if not (_is_float(x) and x.dim() == 2 + dims):
+        return False
+    if func is Tensor.__getitem__:
+        entry = _selected_channel(args[1] if len(args) > 1 else None, x.dim())
+        return not (isinstance(entry, slice) and entry == slice(None))
+    try:
+        pos = _SELECTIONS.get(func)
+    except TypeError:
+        return False
+    if pos is None:
+        return False
+    dim = _arg(args, kwargs, pos[0], pos[1], 0)
+    return isinstance(dim, int) and dim % x.dim() == 1
+
+
 _REDUCTION_FUNCS = frozenset(_collect(_REDUCTIONS, torch, Tensor))
 _ADAPTIVE_FUNCS = frozenset(_collect(_ADAPTIVE, F, torch, torch._C._nn))
 
@@ -412,6 +452,8 @@ class Linearised(TorchFunctionMode):
         #: the cut results of global reductions, as leaves: a gradient reaching one proves the measured output
         #: depends on a global path (a classifier's count head that pools does not make the profile global)
         self.cut_leaves: list[Tensor] = []
+        #: with ``collapse``: the ops that picked a subset of a feature map's channels (see _selects_channels)
+        self.channel_selections: list[str] = []
 
     def __torch_function__(self, func: Callable[..., Any], types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
@@ -423,6 +465,9 @@ class Linearised(TorchFunctionMode):
             handler, arithmetic = None, False
         if arithmetic:
             args = _channel_constant_as_mean(func, tuple(args), self.dims)
+        if self.collapse and _selects_channels(func, tuple(args), kwargs, self.dims) \
+                and _name(func) not in self.channel_selections:
+            self.channel_selections.append(_name(func))
         if handler is not None:
             out = handler(func, tuple(args), kwargs)
         else:

@@ -41,16 +41,17 @@ reads only padding), and neighbours that do not shift forwards (paths cut near t
 or an upsampled output) are retried on a doubled input: while some axis is shorter than 64, then up to three
 more times, before an error is reported.
 
-Collapsed channels. With ``collapse_channels=True`` every tensor carries one channel, or as few as the ops
-force: the input has one channel, and every convolution (grouped and depthwise ones included; transposed too)
-and linear layer uses the weight ``full(1 / fan_in)`` of shape ``(1, C, *k)`` (``(1, F)`` for linear) for
-the ``C`` channels (``F`` features) of the tensor it actually receives, with ``groups=1``, so channels never
-multiply. A per-channel parameter broadcast in an elementwise op (ConvNeXt's layer scale of shape
-``(C, 1, 1)``) met by one channel is replaced by its mean over the channels, which is what the next
-``1 / fan_in`` convolution would make of the channels it would re-expand into; other broadcasts (a
-concatenation adds one channel per branch, ``repeat``, ``expand``) re-expand them, and the next convolution
-collapses them again. The cost of a pass then scales with the number of layers and their kernels instead of
-their widths: 6 to 130 times faster on torchvision classifiers (docs/analysis.md).
+Collapsed channels. In the one-channel twin (``collapse_channels=True``, and by default wherever the checks
+below pass) every tensor carries one channel, or as few as the ops force: the input has one channel, and every
+convolution (grouped and depthwise ones included; transposed too) and linear layer uses the weight ``full(1 /
+fan_in)`` of shape ``(1, C, *k)`` (``(1, F)`` for linear) for the ``C`` channels (``F`` features) of the
+tensor it actually receives, with ``groups=1``, so channels never multiply. A per-channel parameter broadcast
+in an elementwise op (ConvNeXt's layer scale of shape ``(C, 1, 1)``) met by one channel is replaced by its
+mean over the channels, which is what the next ``1 / fan_in`` convolution would make of the channels it would
+re-expand into; other broadcasts (a concatenation adds one channel per branch, ``repeat``, ``expand``)
+re-expand them, and the next convolution collapses them again. The cost of a pass then scales with the number
+of layers and their kernels instead of their widths: 6 to 130 times faster on torchvision classifiers
+(docs/analysis.md).
 
 The support is unchanged because the linearised network is linear with positive weights only: the gradient
 of the output unit at an input position is a sum over the paths joining them of products of positive
@@ -65,10 +66,29 @@ This assumes that the forward pass treats channels generically, reading their co
 Channel-count-dependent code breaks or changes meaning on one channel: a reshape with a literal channel
 count (``x.view(B, 64, -1)``), a channel shuffle (``view(B, groups, C // groups, H, W)``), a channel split
 (``chunk``, ``split``, ``x[:, c:]``). To catch this, before measuring, the full and the collapsed network are
-run once at ``input_shape``'s size (one sample, the centre unit); when the collapsed pass fails where the full
-one runs, or the two gradient supports differ, :class:`~atrous.errors.UnsupportedOpError` is raised and
-suggests ``collapse_channels=False``. That check costs one full-width pass at ``input_shape``'s size, so for a
-large model pass a small ``input_shape`` and set the measured size with ``min_size``.
+run once (one sample, the centre unit), and the collapsed pass records every op that picks a subset of a
+feature map's channels (``split``, ``chunk``, ``tensor_split``, ``narrow``, ``unbind``, ``select``,
+``index_select`` along axis 1, or indexing that is not ``:`` on axis 1). The twin is refused when its pass
+fails where the full one runs, when the output sizes or the two gradient supports differ, or when it met a
+channel pick. The pick rule is what keeps a check on a small input sound: there both supports often fill the
+whole input (ResNet-50's field is 427 wide), so they could agree while a pick dropped a whole branch from one of
+them; a pick is recorded whatever the input size.
+
+- ``collapse_channels=None`` (the default): the check runs on a small input, ``input_shape``'s spatial size
+  capped at 4096 positions (64 x 64 in 2-D, 16 x 16 x 16 in 3-D; ``input_shape``'s own size, then doublings,
+  where the model fails on it), and a refused twin means measuring at full width, which is exact and slow
+  (minutes for a ResNet-50 on two cores). ``progress`` says which was chosen and why.
+- ``collapse_channels=True``: the check runs at ``input_shape``'s size and a refusal raises
+  :class:`~atrous.errors.UnsupportedOpError`, which suggests ``collapse_channels=False``.
+- ``collapse_channels=False``: every channel, no check.
+
+Speed. With the twin, a pass costs about as much as one channel of the widest layer: for torchvision's
+ResNet-50 from 224 x 224, the check at 64 x 64 and four passes up to 1792 x 1792 take a few seconds where the
+full-width measurement took minutes (``benchmarks/empirical.py``, docs/analysis.md). The measurement stays in
+``dtype`` (float64 by default): a support is read as the non-zero entries of a gradient, and in a deep network
+the weight of the longest paths (a product of one ``1 / fan_in`` per layer) falls below float32's smallest
+number, which would show as false holes. ``progress`` receives one short line per stage (the copy, the
+check, each pass with its input shape); the library never prints.
 
 One backward pass. The batch holds ``1 + D`` copies of the input (``D`` spatial axes): sample 0 seeds the
 centre unit ``n // 2`` of every output axis of length ``n`` (all channels at that position: the union over
@@ -87,7 +107,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -99,6 +119,7 @@ from atrous.errors import AtrousError, ConfigError, ShapeError, UnsupportedOpErr
 __all__ = ["EmpiricalRF", "empirical_rf"]
 
 _WHERE = "empirical_rf"
+_T = TypeVar("_T")
 
 _dilated_avg_pool = dilated_avg_pool  # the historical name, kept for callers of this module
 
@@ -195,6 +216,8 @@ class _Setup:
     device: torch.device
     #: the global reductions of the last pass, cut into leaves (see Linearised.cut_leaves)
     cut_leaves: list[Tensor] = field(default_factory=list)
+    #: the ops of the last collapsed pass that picked channel subsets (see Linearised.channel_selections)
+    selections: list[str] = field(default_factory=list)
 
     def leaf(self, batch: int, sizes: tuple[int, ...]) -> Tensor:
         return torch.ones((batch, self.channels, *sizes), dtype=self.dtype, device=self.device, requires_grad=True)
@@ -234,7 +257,8 @@ def _forward(setup: _Setup, x: Tensor, cut_global: bool) -> tuple[Tensor, tuple[
         y = _first_tensor(out, "the model's output")
     if not y.is_floating_point():
         raise UnsupportedOpError(f"{_WHERE}: the measured output must be a floating tensor, got {y.dtype}")
-    setup.cut_leaves[:] = mode.cut_leaves  # the setup is frozen; its list holds the last pass's leaves
+    setup.cut_leaves[:] = mode.cut_leaves  # the setup is frozen; its lists hold the last pass's records
+    setup.selections[:] = mode.channel_selections
     return y, tuple(mode.global_ops)
 
 
@@ -434,20 +458,26 @@ def _probe(setup: _Setup, sizes: tuple[int, ...]) -> tuple[tuple[int, ...], Tens
     return tuple(int(n) for n in out.shape[2:]), mask
 
 
+class _CollapseRefused(UnsupportedOpError):
+    """The one-channel twin does not compute what the full network computes."""
+
+
 def _collapse_refused(why: str) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{_WHERE}: collapse_channels=True {why}; the model depends on its channel "
-                              "count (a reshape with a literal channel count, a channel split or shuffle): pass "
-                              "collapse_channels=False")
+    return _CollapseRefused(f"{_WHERE}: collapse_channels=True {why}; the model depends on its channel "
+                            "count (a reshape with a literal channel count, a channel split or shuffle): pass "
+                            "collapse_channels=False")
 
 
-def _check_collapse(full: _Setup, sizes: tuple[int, ...]) -> None:
+def _check_collapse(full: _Setup, sizes: tuple[int, ...]) -> list[str]:
     """Raise when the collapsed network fails or reads other inputs than the full one at ``sizes``.
 
-    A failure of the full network (:class:`_ModelFailed`: the size may be too small) propagates.
+    Returns the ops of the collapsed pass that picked channel subsets. A failure of the full network
+    (:class:`_ModelFailed`: the size may be too small) propagates.
     """
     want = _probe(full, sizes)
+    collapsed = replace(full, channels=1, collapse=True, selections=[])
     try:
-        got = _probe(replace(full, channels=1, collapse=True), sizes)
+        got = _probe(collapsed, sizes)
     except Exception as e:  # whatever the user's code raises on one channel is the signal
         cause = e.__cause__ if isinstance(e, _ModelFailed) and e.__cause__ is not None else e
         first = (str(cause).strip().splitlines() or [""])[0]
@@ -458,6 +488,7 @@ def _check_collapse(full: _Setup, sizes: tuple[int, ...]) -> None:
         diff = int((got[1] != want[1]).sum())
         raise _collapse_refused(f"changes the input-gradient support at input size {list(sizes)} "
                                 f"({diff} of {got[1].numel()} positions differ)")
+    return list(collapsed.selections)
 
 
 def _skip_channel_checks(work: nn.Module) -> None:
@@ -475,18 +506,75 @@ def _same(x: Tensor) -> Tensor:
     return x
 
 
-def _grow_until_it_runs(run: Callable[[tuple[int, ...]], None], sizes: tuple[int, ...], max_size: int) -> None:
+def _quiet(message: str) -> None:
+    """The default progress callback: the library prints nothing."""
+
+
+def _grow_until_it_runs(run: Callable[[tuple[int, ...]], _T], sizes: tuple[int, ...], max_size: int) -> _T:
     """Call ``run(sizes)``, doubling every axis while the model fails on the size (as the main loop does)."""
     failures = 0
+    first: _ModelFailed | None = None
     while True:
         try:
-            run(sizes)
-            return
+            return run(sizes)
         except _ModelFailed as e:
+            first = first or e  # the caller's size is the one to name
             failures += 1
             if _out_of_retries(failures, sizes) or all(n >= max_size for n in sizes):
-                raise ShapeError(str(e)) from e.__cause__
+                raise ShapeError(str(first)) from first.__cause__
             sizes = tuple(min(2 * n, max_size) for n in sizes)
+
+
+#: the automatic collapse check runs the full-width network on about this many input positions
+_CHECK_VOLUME = 4096
+
+Progress = Callable[[str], None]
+
+
+def _check_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """A small input for the automatic collapse check: 4096 samples, 64 x 64 or 16 x 16 x 16 at most."""
+    cap = max(8, round(_CHECK_VOLUME ** (1 / len(sizes))))
+    return tuple(min(n, cap) for n in sizes)
+
+
+def _shape_text(batch: int, channels: int, sizes: tuple[int, ...]) -> str:
+    return "x".join(map(str, (batch, channels, *sizes)))
+
+
+def _choose_width(setup: _Setup, given: tuple[int, ...], max_size: int, mode: bool | None,
+                  say: Progress) -> _Setup:
+    """The setup to measure with: the one-channel twin where ``mode`` asks for it (``None``: where it is safe)."""
+    if mode is False:
+        return setup
+    _skip_channel_checks(setup.model)
+
+    def check(at: tuple[int, ...]) -> list[str]:
+        say(f"checking the one-channel twin against the full model at {_shape_text(1, setup.channels, at)}")
+        return _check_collapse(setup, at)
+
+    if mode:
+        picked = _grow_until_it_runs(check, given, max_size)
+        if picked:
+            raise _collapse_refused(f"meets ops that pick channel subsets ({', '.join(picked)})")
+        return replace(setup, channels=1, collapse=True)
+    small = _check_sizes(given)
+    try:
+        selections: list[str] | None = None
+        if small != given:
+            try:
+                selections = check(small)
+            except _ModelFailed:
+                pass  # too small for the model: check at the size the caller gave
+        if selections is None:
+            selections = _grow_until_it_runs(check, given, max_size)
+    except _CollapseRefused as e:
+        say(f"the one-channel twin differs ({str(e).split('True ', 1)[-1].split(';')[0]}); measuring at full "
+            "width")
+        return setup
+    if selections:
+        say(f"the model picks channel subsets ({', '.join(selections)}); measuring at full width")
+        return setup
+    return replace(setup, channels=1, collapse=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -521,7 +609,8 @@ def empirical_rf(
     max_size: int = 4096,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
-    collapse_channels: bool = False,
+    collapse_channels: bool | None = None,
+    progress: Progress | None = None,
 ) -> EmpiricalRF:
     """Receptive field of the centre output unit of ``model`` (or of submodule ``node``), by autograd.
 
@@ -539,7 +628,11 @@ def empirical_rf(
         device: where to run the copy.
         collapse_channels: measure with one channel per tensor (see "Collapsed channels" in the module
             docstring): the same support at a fraction of the cost, for models that read their channel
-            counts from their tensors. It is checked once against the full network at ``input_shape``'s size.
+            counts from their tensors. ``None`` (default): wherever a check on a small input shows it safe,
+            else at full width; ``True``: always, checked at ``input_shape``'s size, refused with an error;
+            ``False``: never.
+        progress: called with one short line per stage (``"pass 3: measuring at 3x1x896x896 (one
+            channel)"``), for a status line; the library itself prints nothing.
 
     Returns:
         An :class:`EmpiricalRF`; ``as_dict()`` gives the ``rf``/``support`` objects of DESIGN.md §6.
@@ -547,8 +640,8 @@ def empirical_rf(
     Raises:
         ConfigError: a malformed argument or an unknown node.
         ShapeError: the model fails on the input, or the support still touches a border at ``max_size``.
-        UnsupportedOpError: the output does not depend on the input, or is upsampled (no integer stride), or
-            ``collapse_channels=True`` changes what the model computes.
+        UnsupportedOpError: the output does not depend on the input, or is not translation-equivariant, or
+            ``collapse_channels=True`` changes what the model computes or picks channel subsets.
 
     >>> from torch import nn
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2, padding=2), nn.ReLU(), nn.MaxPool2d(2))
@@ -568,18 +661,21 @@ def empirical_rf(
     floor = 1 if min_size is None else _check_int(min_size, "min_size")
     checks.float_dtype(_WHERE, dtype)
     dev = checks.device(_WHERE, device)
-    if not isinstance(collapse_channels, bool):
-        raise bad(_WHERE, "collapse_channels", "a bool", collapse_channels)
+    if collapse_channels is not None and not isinstance(collapse_channels, bool):
+        raise bad(_WHERE, "collapse_channels", "None, True or False", collapse_channels)
+    if progress is not None and not callable(progress):
+        raise bad(_WHERE, "progress", "None or a callable taking one str", type(progress).__name__)
+    say: Progress = progress if progress is not None else _quiet
     sizes = tuple(max(int(n), floor) for n in input_shape[2:])
     dims = len(sizes)
 
+    say(f"copying the model ({str(dtype).replace('torch.', '')}, {dev})")
     work = copy.deepcopy(model).to(device=dev, dtype=dtype).eval()
     work.requires_grad_(False)  # only the input gradient is needed
     setup = _Setup(work, _resolve_node(work, node), int(input_shape[1]), False, dtype, dev)
-    if collapse_channels:
-        _skip_channel_checks(work)
-        _grow_until_it_runs(lambda at: _check_collapse(setup, at), tuple(int(n) for n in input_shape[2:]), max_size)
-        setup = replace(setup, channels=1, collapse=True)
+    setup = _choose_width(setup, tuple(int(n) for n in input_shape[2:]), max_size, collapse_channels, say)
+    width = "one channel" if setup.collapse else "full width"
+    passes = 0
     confirmed: _Pass | None = None
     first_failure: _ModelFailed | None = None
     ran = False
@@ -588,6 +684,9 @@ def empirical_rf(
     last: _Pass | None = None  # the last pass with a result, whose growth checks the next one's jump
     aligned_to: set[tuple[int, ...]] = set()
     while True:
+        passes += 1
+        say(f"pass {passes}: {'confirming' if confirmed is not None else 'measuring'} at "
+            f"{_shape_text(1 + dims * units, setup.channels, sizes)} ({width})")
         try:
             step = _measure(setup, sizes, units, align)
         except _ModelFailed as e:

@@ -53,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
         summary = analyze(model, shape, node=args.node, output=args.output).summary
     except UnsupportedOpError as e:
-        summary = _empirical_only(model, shape, args.node, str(e))
+        summary = _empirical_only(model, shape, args.node, str(e), quiet=args.json)
     else:
         if args.empirical:
-            summary["empirical"] = _empirical(model, shape, args.node, summary)
+            summary["empirical"] = _empirical(model, shape, args.node, summary, quiet=args.json)
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -64,14 +64,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _empirical(model: Any, shape: tuple[int, ...], node: str | None, summary: dict[str, Any]) -> dict[str, Any]:
+def _empirical(model: Any, shape: tuple[int, ...], node: str | None, summary: dict[str, Any],
+               quiet: bool = False) -> dict[str, Any]:
     from atrous.analysis.empirical import empirical_rf
+    from atrous.cli._progress import StatusLine
 
     target = summary.get("last_spatial", {}).get("node") if summary["rf"]["global"] and node is None else node
     if target is not None and target not in dict(model.named_modules()):
         raise ConfigError(f"analyze: --empirical measures module outputs, and {target!r} is not a module name; "
                           "give --node a module name")
-    measured = empirical_rf(model, shape, node=target)
+    with StatusLine("atrous: gradient measurement", enabled=not quiet) as line:
+        measured = empirical_rf(model, shape, node=target, progress=line)
     data: dict[str, Any] = measured.as_dict()
     reference = summary.get("last_spatial", summary) if target is not None and node is None else summary
     data["node"] = target or "output"
@@ -94,12 +97,15 @@ def _matches(analytic: dict[str, Any], measured: dict[str, Any]) -> bool:
     return bool(same_rf and analytic["support"]["taps"] == measured["support"]["taps"])
 
 
-def _empirical_only(model: Any, shape: tuple[int, ...], node: str | None, why: str) -> dict[str, Any]:
+def _empirical_only(model: Any, shape: tuple[int, ...], node: str | None, why: str,
+                    quiet: bool = False) -> dict[str, Any]:
     from atrous.analysis.empirical import empirical_rf
+    from atrous.cli._progress import StatusLine
 
     print(f"atrous: no exact analysis ({why}); measuring the receptive field with gradients instead",
           file=sys.stderr)
-    data: dict[str, Any] = empirical_rf(model, shape, node=node).as_dict()
+    with StatusLine("atrous: gradient measurement", enabled=not quiet) as line:
+        data: dict[str, Any] = empirical_rf(model, shape, node=node, progress=line).as_dict()
     data["method"] = "empirical"
     data["rf"].setdefault("exact", True)
     data.setdefault("gridding", {"hdc_ok": False, "messages": []})
