@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +60,7 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
     >>> s["rf"]["size"], s["support"]["holes"], s["aligned"], s["rf"]["exact"]
     ([15], 0, True, True)
     """
-    traced = trace(model, input_shape)
+    traced = _trace_within_phase_budget(model, input_shape)
     graph = traced.graph
     notes: list[str] = []
     chosen: str | None = None
@@ -121,19 +120,36 @@ def _pick_output(traced: TracedModel, output: str | int | None) -> str:
                       f"index into them, got {output!r}")
 
 
-#: phases (per output unit, all axes) beyond which the exact phase-by-phase analysis is not attempted
-MAX_PHASES = 64
+#: the longest period (output units, per axis) for which the phase-by-phase analysis is attempted: fractional
+#: resizes compound (an align_corners=True head after a x2 decoder chain repeats only every ~10^4 units)
+MAX_AXIS_PERIOD = 256
+
+
+def _trace_within_phase_budget(model: nn.Module, input_shape: Sequence[int]) -> TracedModel:
+    """Trace with exact resizes; if their periods compound beyond ``MAX_AXIS_PERIOD``, trace again with resizes of
+    shorter periods (enclosing bounds, labelled exact: false) until they fit."""
+    traced = trace(model, input_shape)
+    for max_period in (8, 2, 1):
+        if _longest_period(traced) <= MAX_AXIS_PERIOD:
+            break
+        traced = trace(model, input_shape, max_period=max_period)
+    return traced
+
+
+def _longest_period(traced: TracedModel) -> int:
+    return max((p.period for node in periods(traced.graph) for p in node), default=1)
+
 
 
 def _summary(traced: TracedModel, target: int, rows: bool = True) -> dict[str, Any]:
     graph = traced.graph
     graph.set_output(target)
-    worst = max(math.prod(p.period for p in node) for node in periods(graph, target))
-    if worst > MAX_PHASES:
+    worst = max(p.period for node in periods(graph, target) for p in node)
+    if worst > MAX_AXIS_PERIOD:
         raise UnsupportedOpError(
             f"analyze: fractional resizes make the receptive field of {graph.nodes[target].name!r} repeat only "
-            f"every {worst} output units; the exact phase-by-phase analysis is not attempted beyond {MAX_PHASES}; "
-            "analyse an earlier node with node= (--node), or measure it")
+            f"every {worst} output units along an axis; the exact phase-by-phase analysis is not attempted beyond "
+            f"{MAX_AXIS_PERIOD}; analyse an earlier node with node= (--node), or measure it")
     summary = summarize(graph, traced.input_size)
     summary["rf"]["exact"] = traced.exact(target)
     summary["method"] = "analytic"

@@ -49,6 +49,7 @@ class Context:
         self.mode = mode
         self.op = ""
         self.raw: tuple[Any, Any] = ((), {})  # the op's own arguments (meta tensors): shapes of constants
+        self.max_period = MAX_PERIOD  # longest exact resize period; longer ones become labelled bounds
 
     def begin(self, func: Any) -> None:
         self.op = func.overloadpacket.__name__.rstrip("_")
@@ -608,8 +609,8 @@ def _pool(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> An
     return (y, y) if isinstance(out, (tuple, list)) else y
 
 
-def rational_layer(length: int, out: int, mode: str, align_corners: bool | None,
-                   scale: float | None = None) -> tuple[tuple[int, int, int, tuple[int, int], int], bool]:
+def rational_layer(length: int, out: int, mode: str, align_corners: bool | None, scale: float | None = None,
+                   max_period: int = MAX_PERIOD) -> tuple[tuple[int, int, int, tuple[int, int], int], bool]:
     """One axis of a resize (or adaptive pooling) from ``length`` to ``out`` samples as an exact periodic layer:
     ``(kernel, stride, dilation, (left, right), upsample)`` on the grid with ``upsample - 1`` zeros between
     inputs, and whether it is exact. ``mode``: ``nearest``, ``nearest-exact``, ``linear``, ``cubic`` or
@@ -618,8 +619,9 @@ def rational_layer(length: int, out: int, mode: str, align_corners: bool | None,
     Output ``o`` sits at input coordinate ``x(o) = o * p / q + c`` for the reduced ratio ``p / q``; on a grid
     ``m q`` times finer (``m`` = 2 when ``c`` is a half-integer multiple of ``1 / q``) it is an integer, so the
     samples each output reads form a fixed window that moves by ``m p`` per output: exact at every phase. When
-    that period is longer than ``MAX_PERIOD``, the nearest ratio with a short period is used and the window is
-    widened by the largest drift between the two over the ``out`` outputs: a sound bound (exact is False).
+    that period is longer than ``max_period``, the nearest ratio with a power-of-two period is used and the
+    window is widened by the largest drift between the two over the ``out`` outputs: a sound bound (exact is
+    False).
 
     >>> rational_layer(8, 3, "adaptive", None)    # windows of 3, 4, 3 inputs: p/q = 8/3
     ((10, 8, 1, (2, 2), 3), True)
@@ -635,11 +637,22 @@ def rational_layer(length: int, out: int, mode: str, align_corners: bool | None,
     if ratio == 0:
         return (1, 1, 1, (0, 0), 1), True
     fine = 1 if mode == "adaptive" or align_corners or mode == "nearest" else 2
-    exact_period = ratio.denominator * fine <= MAX_PERIOD
-    near = ratio if exact_period else ratio.limit_denominator(MAX_PERIOD // fine)
+    exact_period = ratio.denominator * fine <= max_period
+    near = ratio if exact_period else _power_of_two_ratio(ratio, max(1, max_period // fine))
     widen = 0 if exact_period else math.ceil((out + 1) * abs(float(ratio - near)) * near.denominator * fine) + 1
     k, stride, left, grid, exact = _window(near, mode, align_corners)
     return _fit(length, out, k + 2 * widen, stride, left + widen, grid), exact and exact_period
+
+
+def _power_of_two_ratio(ratio: Fraction, most: int) -> Fraction:
+    """The nearest ratio whose denominator is a power of two up to ``most`` (or ``1 / 2^k`` for a large
+    upsampling): the periods of such approximations divide each other, so branches merged later (a pyramid
+    pooling module's 1, 2, 3, 6 bins upsampled back) do not multiply their periods."""
+    den = 1 << (most.bit_length() - 1)
+    near = Fraction(round(ratio * den), den)
+    if near == 0:
+        near = Fraction(1, 1 << round(math.log2(1 / ratio)))
+    return near
 
 
 def _window(ratio: Fraction, mode: str, align_corners: bool | None) -> tuple[int, int, int, int, bool]:
@@ -711,7 +724,7 @@ def _resize_axes(ctx: Context, x: Val, mode: str, align: bool | None, scales: li
             globals_.append(a)
             continue
         scale = scales[j] if j < len(scales) else None
-        spec, ok = rational_layer(length, o, mode, align, float(scale) if scale else None)
+        spec, ok = rational_layer(length, o, mode, align, float(scale) if scale else None, ctx.max_period)
         if not ok:
             why.append(f"axis {a} ({length} -> {o})")
         per_axis[a] = spec
@@ -719,7 +732,7 @@ def _resize_axes(ctx: Context, x: Val, mode: str, align: bool | None, scales: li
         return mix(ctx, x, [2 + axes.index(a) for a in globals_], "pools a whole axis", layout)
     if why:
         ctx.bound(f"on {', '.join(why)} the window encloses the reads (a ratio that repeats only after more "
-                  f"than {MAX_PERIOD} outputs, or bicubic weights that vanish at integer positions)")
+                  f"than {ctx.max_period} outputs, or bicubic weights that vanish at integer positions)")
     if n and any(spec[4] > 1 for spec in per_axis.values()):
         ctx.note(f"{ctx.op} in {ctx.where} resizes by a fractional ratio: the receptive field after it depends on "
                  "the output unit's phase")

@@ -38,12 +38,14 @@ __all__ = ["TracedModel", "trace"]
 _META = torch.device("meta")
 
 
-def trace(model: nn.Module, input_shape: Sequence[int]) -> TracedModel:
+def trace(model: nn.Module, input_shape: Sequence[int], max_period: int = aten_map.MAX_PERIOD) -> TracedModel:
     """Map ``model`` to a receptive-field graph for inputs of ``input_shape`` (batch, channels, *spatial).
 
     Args:
         model: any ``nn.Module`` whose forward pass takes one tensor (it is run on a meta tensor, not modified).
         input_shape: e.g. ``(1, 3, 224, 224)``; 1, 2 or 3 spatial axes.
+        max_period: the longest period (in output units) of a resize mapped exactly; a longer one becomes an
+            enclosing layer with a short period, labelled as a bound.
 
     Returns:
         A :class:`TracedModel`.
@@ -53,6 +55,7 @@ def trace(model: nn.Module, input_shape: Sequence[int]) -> TracedModel:
         raise ConfigError(f"analyze: model must be a torch.nn.Module, got {type(model).__name__}")
     result = TracedModel(rf.Graph(dims=len(shape) - 2), shape)
     mode = _Mode(result, {id(m): name for name, m in model.named_modules()})
+    mode.ctx.max_period = max_period
     x = torch.empty(shape, device=_META)
     mode.bind(x, Val(0, Layout.standard(shape)))
     result.spatial_nodes.add(0)
