@@ -518,7 +518,7 @@ def _geometry(r: dict[str, Any]) -> str:
     if not rf or not rf.get("size"):
         return ""
     size = "×".join(map(str, rf["size"]))
-    stride = "×".join(map(str, rf.get("stride_exact") or rf["stride"]))
+    stride = "×".join(map(str, rf.get("stride_exact") or rf.get("stride") or []))
     where = " (last map)" if rf is r.get("last_spatial") else ""
     return f"{size} / {stride}{where}"
 
