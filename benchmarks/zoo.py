@@ -44,6 +44,7 @@ DEFAULT_JSON = os.path.join(HERE, "results", "zoo.json")
 DOC = os.path.join(ROOT, "docs", "zoo.md")
 TABLE_START, TABLE_END = "<!-- zoo:table:start -->", "<!-- zoo:table:end -->"
 SUMMARY_START, SUMMARY_END = "<!-- zoo:summary:start -->", "<!-- zoo:summary:end -->"
+REASONS_START, REASONS_END = "<!-- zoo:reasons:start -->", "<!-- zoo:reasons:end -->"
 ANALYSED = ("exact", "bound", "global")
 VERDICTS = ("exact", "bound", "global", "empirical", "refused", "error", "timeout", "crash", "unbuilt", "skipped")
 
@@ -178,23 +179,23 @@ def _measure(model: Any, shape: tuple[int, ...], node: str | None) -> tuple[dict
     return empirical_rf(model, shape, node=node).as_dict(), "full width"
 
 
-def cross_check(spec: Any, model: Any, record: dict[str, Any], analyze: Any) -> dict[str, Any]:
-    """Compare the analysis with the gradient support at the smallest input the model accepts."""
-    default = tuple(record["input_shape"])
+def probe(spec: Any, model: Any, default: tuple[int, ...]) -> tuple[tuple[int, ...] | None, Any, str | None]:
+    """The smallest input the model runs on (the spec's check shape, else its usual one), its output, the error."""
     first = spec.check_shape or (*default[:2], *[64] * (len(default) - 2))
-    check: dict[str, Any] = {}
-    out = None
+    error = None
     for shape in dict.fromkeys([tuple(first), default]):
         try:
-            out = _run_forward(model, shape)
-            break
+            return shape, _run_forward(model, shape), None
         except _Timeout:
             raise
         except Exception as e:
-            check["forward_error"] = _one_line(e)
-    else:
-        return {**check, "result": "not checked (the model does not run on a small input)"}
-    check["shape"] = list(shape)
+            error = _one_line(e)
+    return None, None, error
+
+
+def cross_check(model: Any, shape: tuple[int, ...], out: Any, analyze: Any) -> dict[str, Any]:
+    """Compare the analysis with the gradient support at ``shape`` (the model's output there is ``out``)."""
+    check: dict[str, Any] = {"shape": list(shape)}
     try:
         analysis = analyze(model, shape)
     except _Timeout:
@@ -294,16 +295,15 @@ def run_one(spec: Any, empirical: bool = True, emit: Any = None, limits: dict[st
     finally:
         _limit(0)
     emit(record)
+    shape_run = out = None
     try:
         _limit(limits["analysis"])
-        out = _run_forward(model, shape)
-        record["outputs"] = _structure(out)
+        shape_run, out, failed = probe(spec, model, tuple(shape))
+        record["outputs"] = _structure(out) if shape_run is not None else f"fails: {failed}"
+        if shape_run is None and record["verdict"] == "error":
+            record.update(verdict="skipped", reason=f"the model fails on its own input: {failed}")
     except _Timeout:
         record["outputs"] = "not run (timeout)"
-    except Exception as e:
-        record["outputs"] = f"fails: {_one_line(e)}"
-        if record["verdict"] == "error":
-            record.update(verdict="skipped", reason=f"the model fails on its own input: {_one_line(e)}")
     finally:
         _limit(0)
     several = record["outputs"].startswith(("list", "tuple", "dict"))
@@ -314,10 +314,12 @@ def run_one(spec: Any, empirical: bool = True, emit: Any = None, limits: dict[st
         record["check"] = {"result": "not checked (--no-empirical)"}
     elif record["verdict"] not in (*ANALYSED, "empirical"):
         record["check"] = {"result": f"not checked ({record['verdict']})"}
+    elif shape_run is None:
+        record["check"] = {"result": f"not checked (the model does not run: {record['outputs']})"}
     else:
         try:
             _limit(limits["check"])
-            record["check"] = cross_check(spec, model, record, analyze)
+            record["check"] = cross_check(model, shape_run, out, analyze)
         except _Timeout:
             record["check"] = {"result": f"not checked (timeout after {limits['check']:.0f} s)"}
         finally:
@@ -533,6 +535,37 @@ def _check_cell(r: dict[str, Any]) -> str:
     return result
 
 
+def reason_key(record: dict[str, Any]) -> str:
+    """What a refusal or an error is about, without the node name: ``function split``, ``fx trace (TraceError)``."""
+    import re
+
+    reason = record.get("reason", "")
+    if record.get("verdict") == "error":
+        return reason.split(":", 1)[0] + " (traceback)"
+    m = re.match(r"analyze: (.+?) at node '[^']*' cannot be mapped exactly: (.*)", reason)
+    if m:
+        op, why = m.groups()
+        why = re.sub(r"\[[\d, ]+\]", "[..]", why.split(";")[0])
+        why = re.sub(r"\b\d+(/\d+)?\b", "N", why)
+        return f"{op}: {why[:90]}"
+    m = re.match(r"analyze: torch.fx could not trace \S+ \((\w+): ([^.]*)", reason)
+    if m:
+        return f"torch.fx could not trace: {m.group(1)}: {m.group(2)[:70]}"
+    return reason[:100]
+
+
+def reasons_table(records: list[dict[str, Any]]) -> str:
+    """Distinct refusal and error reasons with their counts and models, most frequent first."""
+    groups: dict[str, list[str]] = {}
+    for r in records:
+        if r.get("verdict") in ("refused", "error", "crash", "timeout", "unbuilt", "skipped"):
+            groups.setdefault(f"{r['verdict']}: {reason_key(r)}", []).append(r["name"])
+    rows = ["| reason | models | which |", "|---|---|---|"]
+    for key, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        rows.append(f"| {_cell(key)} | {len(names)} | {_cell(', '.join(names))} |")
+    return "\n".join(rows)
+
+
 def markdown_table(records: list[dict[str, Any]]) -> str:
     rows = ["| model | source / family | input | verdict | RF / stride | cross-check | analysis s | note |",
             "|---|---|---|---|---|---|---|---|"]
@@ -558,6 +591,7 @@ def write_markdown(data: dict[str, Any], path: str = DOC) -> None:
         f"{env['pytorch_tcn']}); cross-check {'on' if data.get('empirical') else 'off'} in the last run.",
         "", "```", *summary_lines(summarize(data["records"])), "```"])
     for start, end, body in ((SUMMARY_START, SUMMARY_END, summary),
+                             (REASONS_START, REASONS_END, reasons_table(data["records"])),
                              (TABLE_START, TABLE_END, markdown_table(data["records"]))):
         head, rest = text.split(start, 1)
         _, tail = rest.split(end, 1)
