@@ -179,29 +179,46 @@ def _measure(model: Any, shape: tuple[int, ...], node: str | None) -> tuple[dict
     return empirical_rf(model, shape, node=node).as_dict(), "full width"
 
 
-def probe(spec: Any, model: Any, default: tuple[int, ...]) -> tuple[tuple[int, ...] | None, Any, str | None]:
-    """The smallest input the model runs on (the spec's check shape, else its usual one), its output, the error."""
+def _candidates(spec: Any, default: tuple[int, ...]) -> list[tuple[int, ...]]:
     first = spec.check_shape or (*default[:2], *[64] * (len(default) - 2))
+    return list(dict.fromkeys([tuple(first), tuple(default)]))
+
+
+def probe(shapes: list[tuple[int, ...]], model: Any) -> tuple[list[tuple[int, ...]], Any, str | None]:
+    """The first of ``shapes`` the model runs on, with the shapes after it, its output there, or the error."""
     error = None
-    for shape in dict.fromkeys([tuple(first), default]):
+    for i, shape in enumerate(shapes):
         try:
-            return shape, _run_forward(model, shape), None
+            return shapes[i:], _run_forward(model, shape), None
         except _Timeout:
             raise
         except Exception as e:
             error = _one_line(e)
-    return None, None, error
+    return [], None, error
 
 
-def cross_check(model: Any, shape: tuple[int, ...], out: Any, analyze: Any) -> dict[str, Any]:
-    """Compare the analysis with the gradient support at ``shape`` (the model's output there is ``out``)."""
-    check: dict[str, Any] = {"shape": list(shape)}
-    try:
-        analysis = analyze(model, shape)
-    except _Timeout:
-        raise
-    except Exception as e:
-        return {**check, "result": f"not checked (analysis at {shape} failed: {_one_line(e)})"}
+def cross_check(model: Any, shapes: list[tuple[int, ...]], out: Any, analyze: Any) -> dict[str, Any]:
+    """Compare the analysis with the gradient support at the first of ``shapes`` the analysis takes.
+
+    The model runs on ``shapes[0]`` and gives ``out`` there.
+    """
+    check: dict[str, Any] = {}
+    failures = []
+    for i, shape in enumerate(shapes):
+        check["shape"] = list(shape)
+        try:
+            if i:
+                out = _run_forward(model, shape)
+            analysis = analyze(model, shape)
+            break
+        except _Timeout:
+            raise
+        except Exception as e:
+            failures.append(_one_line(e))
+    else:
+        return {**check, "result": f"not checked (at the cross-check input {check['shape']}: {failures[-1][:200]})"}
+    if failures:
+        check["smaller_input_failed"] = failures[0]
     summary = analysis.summary
     tensor = _first_tensor(out)
     spatial = tensor is not None and tensor.dim() == len(shape)
@@ -295,12 +312,13 @@ def run_one(spec: Any, empirical: bool = True, emit: Any = None, limits: dict[st
     finally:
         _limit(0)
     emit(record)
-    shape_run = out = None
+    runs: list[tuple[int, ...]] = []
+    out = None
     try:
         _limit(limits["analysis"])
-        shape_run, out, failed = probe(spec, model, tuple(shape))
-        record["outputs"] = _structure(out) if shape_run is not None else f"fails: {failed}"
-        if shape_run is None and record["verdict"] == "error":
+        runs, out, failed = probe(_candidates(spec, tuple(shape)), model)
+        record["outputs"] = _structure(out) if runs else f"fails: {failed}"
+        if not runs and record["verdict"] == "error":
             record.update(verdict="skipped", reason=f"the model fails on its own input: {failed}")
     except _Timeout:
         record["outputs"] = "not run (timeout)"
@@ -314,12 +332,12 @@ def run_one(spec: Any, empirical: bool = True, emit: Any = None, limits: dict[st
         record["check"] = {"result": "not checked (--no-empirical)"}
     elif record["verdict"] not in (*ANALYSED, "empirical"):
         record["check"] = {"result": f"not checked ({record['verdict']})"}
-    elif shape_run is None:
+    elif not runs:
         record["check"] = {"result": f"not checked (the model does not run: {record['outputs']})"}
     else:
         try:
             _limit(limits["check"])
-            record["check"] = cross_check(model, shape_run, out, analyze)
+            record["check"] = cross_check(model, runs, out, analyze)
         except _Timeout:
             record["check"] = {"result": f"not checked (timeout after {limits['check']:.0f} s)"}
         finally:
@@ -613,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-timeout", type=float, default=180.0)
     parser.add_argument("--analysis-timeout", type=float, default=120.0)
     parser.add_argument("--check-timeout", type=float, default=90.0, help="per model (default %(default)s s)")
-    parser.add_argument("--memory-gb", type=float, default=6.0, help="address-space cap of the child")
+    parser.add_argument("--memory-gb", type=float, default=8.0, help="address-space cap of the child")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
