@@ -100,6 +100,16 @@ def _structure(out: Any) -> str:
     return type(out).__name__
 
 
+def output_note(record: dict[str, Any]) -> str | None:
+    """A note where the model returns several outputs and the analysis did not say which one it describes."""
+    outputs = record.get("outputs", "")
+    if not outputs.startswith(("list", "tuple", "dict")) or "output" in record or record.get("verdict") not in ANALYSED:
+        return None
+    inside = outputs[outputs.index("[") + 1: -1]
+    count = int(inside) if inside.isdigit() else len(inside.split(","))
+    return f"{outputs}: analysed one output without saying which" if count > 1 else None
+
+
 def _first_tensor(out: Any) -> Any:
     import torch
 
@@ -324,9 +334,9 @@ def run_one(spec: Any, empirical: bool = True, emit: Any = None, limits: dict[st
         record["outputs"] = "not run (timeout)"
     finally:
         _limit(0)
-    several = record["outputs"].startswith(("list", "tuple", "dict"))
-    if several and "output" not in record and record["verdict"] in ANALYSED:
-        record["output_note"] = f"{record['outputs']}: analysed one output without saying which"
+    note = output_note(record)
+    if note:
+        record["output_note"] = note
     emit(record)
     if not empirical:
         record["check"] = {"result": "not checked (--no-empirical)"}
@@ -510,7 +520,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             "agree": checks.count("agree"), "disagree": checks.count("DISAGREE"),
             "not_checked": sum(c.startswith("not checked") for c in checks),
             "tracebacks": counts["error"] + counts["crash"],
-            "silent_output_choice": sum("output_note" in r for r in records),
+            "silent_output_choice": sum(output_note(r) is not None for r in records),
             "analysis_s_median": round(median(times), 4) if times else None, "analysis_s_p90": pct(0.9),
             "resnet50_s": resnet}
 
@@ -588,7 +598,7 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
     rows = ["| model | source / family | input | verdict | RF / stride | cross-check | analysis s | note |",
             "|---|---|---|---|---|---|---|---|"]
     for r in records:
-        note = r.get("reason", "") if r.get("verdict") not in ANALYSED else r.get("output_note", "")
+        note = r.get("reason", "") if r.get("verdict") not in ANALYSED else output_note(r) or ""
         if len(note) > 220:
             note = note[:217] + "..."
         shape = "×".join(map(str, r.get("input_shape", [])))
@@ -606,7 +616,8 @@ def write_markdown(data: dict[str, Any], path: str = DOC) -> None:
     summary = "\n".join([
         f"Produced at commit `{env['commit']}` on {env['date']} ({env['cpu']}, {env['threads']} thread; torch "
         f"{env['torch']}, torchvision {env['torchvision']}, timm {env['timm']}, smp {env['smp']}, pytorch-tcn "
-        f"{env['pytorch_tcn']}); cross-check {'on' if data.get('empirical') else 'off'} in the last run.",
+        f"{env['pytorch_tcn']}); cross-check {'on' if data.get('empirical') else 'off'}; the sweep took "
+        f"{data.get('sweep_s', '?')} s of wall time for the models of its last run.",
         "", "```", *summary_lines(summarize(data["records"])), "```"])
     for start, end, body in ((SUMMARY_START, SUMMARY_END, summary),
                              (REASONS_START, REASONS_END, reasons_table(data["records"])),
