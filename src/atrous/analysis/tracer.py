@@ -161,7 +161,7 @@ class _Mode(TorchDispatchMode):  # type: ignore[no-untyped-call]
         for t, v in zip(outs, vals):
             if isinstance(t, torch.Tensor):
                 self.bind(t, v)
-                if isinstance(v, Val) and _whole(v):
+                if isinstance(v, Val) and _whole(v, self.result.input_size):
                     self.result.spatial_nodes.add(v.node)
         if _writes_first_argument(func) and args and isinstance(args[0], torch.Tensor):
             target = args[0]
@@ -236,9 +236,12 @@ def _writes_first_argument(func: Any) -> bool:
     return bool(info is not None and info.is_write)
 
 
-def _whole(v: Val) -> bool:
-    tags = [t for d in v.layout.dims for t, _ in d if t is not None]
-    return all(t[0] == "s" for t in tags) and len(tags) == len(set(tags))
+def _whole(v: Val, input_size: tuple[int, ...]) -> bool:
+    """Whether ``v`` is a feature map: every input axis longer than 1 is still there, whole and longer than 1
+    (a 1 x 1 map after global pooling is not one)."""
+    sizes = {t: n for d in v.layout.dims for t, n in d if t is not None}
+    return all(sizes.get(("s", a), 0) > 1 for a, n in enumerate(input_size) if n > 1) and \
+        all(t[0] == "s" for t in sizes)
 
 
 def _outputs(result: TracedModel, mode: _Mode, value: Any, prefix: str = "") -> None:
