@@ -24,7 +24,8 @@ SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, or package.mo
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "analyze", help="receptive field of every node of a PyTorch model",
-        description="Trace a model with torch.fx and report, per node and for the output, the receptive field "
+        description="Trace a model at its input shape (one run on a meta tensor) and report, per node and for the "
+                    "output, the receptive field "
                     "(size, stride, centre), the exact support with holes, branch alignment and gridding.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )

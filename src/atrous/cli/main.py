@@ -15,7 +15,7 @@ EPILOG = """examples:
   atrous rf --kernel 3 --dilation 2,2,2 --dims 2  a 2-D stack that leaves holes (gridding)
   atrous rf --preset aspp --json                  DeepLab's ASPP as one JSON object
   atrous schedule --rf 1024 --kernel 3            the shallowest hole-free schedule reaching 1024
-  atrous analyze torchvision:resnet50             every node of a real model, traced with torch.fx
+  atrous analyze torchvision:resnet50             every node of a real model, traced at its input shape
   atrous report atrous:deeplabv3                  an HTML report: holes, effective receptive field, frequency
 """
 
