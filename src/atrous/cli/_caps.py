@@ -1,0 +1,28 @@
+"""The ``--max-memory`` / ``--max-time`` flags of the commands whose cost grows with their arguments."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from atrous._validate import DEFAULT_MAX_MEMORY_GB, DEFAULT_MAX_TIME_S, finite_number, memory_cap_bytes
+
+
+def add_cap_flags(p: Any, time: bool = False) -> None:
+    """Add ``--max-memory GB`` (and ``--max-time S``) to a subcommand's parser."""
+    p.add_argument("--max-memory", type=float, default=DEFAULT_MAX_MEMORY_GB, metavar="GB",
+                   help=f"refuse work estimated to need more memory than this (default {DEFAULT_MAX_MEMORY_GB:g} "
+                        "GB; see docs/security.md)")
+    if time:
+        p.add_argument("--max-time", type=float, default=DEFAULT_MAX_TIME_S, metavar="S",
+                       help=f"refuse work estimated to take longer than this (default {DEFAULT_MAX_TIME_S:g} s)")
+
+
+def memory_cap(args: argparse.Namespace, where: str) -> int:
+    """``--max-memory`` in bytes (checked: a finite number > 0)."""
+    return memory_cap_bytes(where, args.max_memory)
+
+
+def time_cap(args: argparse.Namespace, where: str) -> float:
+    """``--max-time`` in seconds (checked: a finite number > 0)."""
+    return finite_number(where, "--max-time", args.max_time, positive=True)
