@@ -15,11 +15,25 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from atrous.errors import ConfigError, bad
 
-__all__ = ["DEFAULT_MAX_MEMORY_GB", "DEFAULT_MAX_TIME_S", "MAX_SEED", "check_cap", "finite_number", "int_in_range",
-           "int_list", "max_threads", "memory_cap_bytes", "positive_int", "word_list"]
+__all__ = [
+    "DEFAULT_MAX_MEMORY_GB",
+    "DEFAULT_MAX_TIME_S",
+    "MAX_SEED",
+    "activation_bytes",
+    "check_cap",
+    "finite_number",
+    "int_in_range",
+    "int_list",
+    "max_threads",
+    "memory_cap_bytes",
+    "positive_int",
+    "word_list",
+]
 
 #: memory a single command may plan to use unless raised with ``--max-memory`` (GB, 10**9 bytes)
 DEFAULT_MAX_MEMORY_GB = 2.0
@@ -123,3 +137,34 @@ def max_threads() -> int:
     OpenMP)."""
     return 4 * (os.cpu_count() or 1)
 
+
+#: when a model cannot run on fake tensors, its activations are taken as this many copies of the input
+FALLBACK_ACTIVATIONS = 64
+
+
+def activation_bytes(model: Any, shape: Sequence[int], run: Callable[[Any, Any], Any] | None = None,
+                     example: Any = None) -> int:
+    """Bytes of every module output of one forward pass ``run(model, x)`` (default ``model(x)``), with ``x`` an
+    input of ``shape`` (or ``example``, a batch of real tensors), measured on fake tensors: no memory is allocated
+    and no arithmetic is done. A multiple of the input's size when the model cannot run on fake tensors."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    total = [0]
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        for t in output if isinstance(output, (tuple, list)) else [output]:
+            if isinstance(t, torch.Tensor):
+                total[0] += t.numel() * t.element_size()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    try:
+        with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
+            x = torch.empty(tuple(shape)) if example is None else example
+            (run or (lambda m, x: m(x)))(model, x)
+    except Exception:
+        return FALLBACK_ACTIVATIONS * 4 * math.prod(shape)
+    finally:
+        for h in handles:
+            h.remove()
+    return max(total[0], 4 * math.prod(shape))

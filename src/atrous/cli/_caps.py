@@ -26,3 +26,13 @@ def memory_cap(args: argparse.Namespace, where: str) -> int:
 def time_cap(args: argparse.Namespace, where: str) -> float:
     """``--max-time`` in seconds (checked: a finite number > 0)."""
     return finite_number(where, "--max-time", args.max_time, positive=True)
+
+
+def check_gradient_memory(where: str, model: Any, shape: tuple[int, ...], cap: int, copies: int = 3) -> None:
+    """Refuse a gradient measurement at ``shape`` whose activations (kept for backward, plus their gradients
+    and the input's) would exceed ``cap`` bytes, before the model runs on real data."""
+    from atrous._validate import activation_bytes, check_cap
+
+    estimate = copies * activation_bytes(model, shape)
+    check_cap(where, "--input-shape", ",".join(map(str, shape)), estimate, cap, "memory",
+              "the gradient measurement keeps every activation; use a smaller input or raise --max-memory (GB)")

@@ -7,11 +7,16 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from atrous._validate import MAX_SEED, int_in_range, positive_int
+from atrous.cli._caps import add_cap_flags, check_gradient_memory, memory_cap
 from atrous.cli._format import axes
 from atrous.cli._report import rf_lines
 from atrous.errors import ConfigError, UnsupportedOpError
+
+if TYPE_CHECKING:
+    from atrous.cli.sources import Source
 
 EPILOG = """examples:
   atrous report atrous:deeplabv3                     the registry model at its default input shape
@@ -21,6 +26,8 @@ EPILOG = """examples:
   atrous report mypackage.models:build_net --input-shape 1,1,16000 --node encoder --device cuda
   atrous report runs/gridding-dilated_cnn-seed0/best.pt   a model trained with `atrous train`
 SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, package.module:callable, or a checkpoint
+  package.module:callable is code: the module is imported and the callable called, as with torch.hub; only
+  name a module you trust (standard-library modules and non-builder callables are refused; docs/security.md)
 """
 
 
@@ -46,6 +53,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", default="cpu", help="where to measure the ERF: cpu or cuda (default cpu)")
     p.add_argument("--no-erf", action="store_true", help="skip the gradient ERF (analysis and plots only)")
     p.add_argument("--json", action="store_true", help="print one JSON object (the analyze object plus erf)")
+    p.add_argument("--force", action="store_true",
+                   help="let -o replace an existing file that is not an atrous report")
+    add_cap_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -72,26 +82,31 @@ class _Bar:
             self.stream.flush()
 
 
-def _shape(args: argparse.Namespace) -> tuple[int, ...]:
-    from atrous.analysis.sources import checkpoint_config, parse_input_shape, parse_source
+def _shape(args: argparse.Namespace, src: Source) -> tuple[int, ...]:
+    from atrous.cli.sources import parse_input_shape
 
     if args.input_shape is not None:
-        return parse_input_shape(args.input_shape)
-    trained = checkpoint_config(args.source)
-    kind, name = ("atrous", trained["name"]) if trained is not None else parse_source(args.source)[:2]
-    if kind == "atrous":
+        return parse_input_shape(args.input_shape, "report")
+    name = src.registry_name
+    if name is not None:
         from atrous.models import model_info
 
         shape = (1, *model_info(name).input_shape[1:])
-        channels = trained["kwargs"].get("in_channels") if trained is not None else None
+        channels = src.model_kwargs.get("in_channels") if src.kind == "checkpoint" else None
         return (1, int(channels), *shape[2:]) if isinstance(channels, int) else shape
     return (1, 3, 224, 224)
 
 
+#: inputs per forward/backward pass of the ERF measurement (effective_rf's default batch_size)
+ERF_BATCH = 16
+#: sane upper bounds: a million samples already takes hours on a CPU
+MAX_SAMPLES, MAX_INITS = 1_000_000, 10_000
+
+
 def _check(args: argparse.Namespace) -> None:
-    for flag, value in (("--samples", args.samples), ("--inits", args.inits)):
-        if value < 1:
-            raise ConfigError(f"report: {flag} must be a positive int, got {value}")
+    positive_int("report", "--samples", args.samples, MAX_SAMPLES)
+    positive_int("report", "--inits", args.inits, MAX_INITS)
+    int_in_range("report", "--seed", args.seed, 0, MAX_SEED)
     if args.device.startswith("cuda"):
         import torch
 
@@ -100,22 +115,24 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrous.analysis.sources import checkpoint_config, load_model, parse_source
+    from atrous.cli.sources import build_model, parse_source
     from atrous.report import collect, render_html
 
     _check(args)
-    shape = _shape(args)
+    src = parse_source(args.source, "report")
+    shape = _shape(args, src)
     import torch
 
+    cap = memory_cap(args, "report")
     torch.manual_seed(args.seed)  # models built here get the same random weights every run
-    model = load_model(args.source)
+    model = build_model(src, "report", max_bytes=cap)
+    if not args.no_erf:
+        check_gradient_memory("report", model, (min(ERF_BATCH, args.samples), *shape[1:]), cap)
     node = args.node
-    trained = checkpoint_config(args.source)
-    kind, name, _, attr = ("atrous", trained["name"], {}, "") if trained is not None else parse_source(args.source)
-    if node is None and kind == "atrous" and not attr:
+    if node is None and src.registry_name is not None:
         from atrous.models import model_info
 
-        node = model_info(name).rf_node
+        node = model_info(src.registry_name).rf_node
     bar = _Bar(sys.stderr, "ERF samples") if not args.json else None
     try:
         data = collect(model, shape, source=args.source, node=node, samples=args.samples, inits=args.inits,
