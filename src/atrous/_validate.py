@@ -96,7 +96,7 @@ def int_list(where: str, arg: str, text: str, minimum: int = 1) -> list[int]:
     out = []
     for item in word_list(where, arg, text):
         digits = item[1:] if item[:1] in "+-" else item
-        if not digits.isdigit() or not digits.isascii() or len(digits) > 30:
+        if not digits.isdigit() or not digits.isascii() or len(digits) > 1000:
             rule = "a comma-separated list of " + ("positive ints" if minimum == 1 else f"ints >= {minimum}")
             raise bad(where, arg, rule, text)
         out.append(int_in_range(where, arg, int(item), minimum))
@@ -157,7 +157,8 @@ def activation_bytes(model: Any, shape: Sequence[int], run: Callable[[Any, Any],
             if isinstance(t, torch.Tensor):
                 total[0] += t.numel() * t.element_size()
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    # leaves only: a container's output is its last child's tensor, counted once
+    handles = [m.register_forward_hook(hook) for m in model.modules() if next(m.children(), None) is None]
     try:
         with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
             x = torch.empty(tuple(shape)) if example is None else example

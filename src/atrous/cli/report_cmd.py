@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from atrous._files import atomic_write
 from atrous._validate import MAX_SEED, int_in_range, positive_int
 from atrous.cli._caps import add_cap_flags, check_gradient_memory, memory_cap
 from atrous.cli._format import axes
@@ -43,7 +44,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--input-shape", metavar="B,C,*S",
                    help="input shape (default: the registry model's own shape, else 1,3,224,224)")
     p.add_argument("-o", "--output", metavar="FILE", help="the HTML file to write (default report.html; with "
-                   "--json only when given)")
+                   "--json only when given); written atomically; an existing file is replaced only when it is an "
+                   "earlier atrous report (or with --force)")
     p.add_argument("--node", metavar="NAME", help="a module name to describe instead of the output")
     p.add_argument("--samples", type=int, default=16, metavar="N", help="random inputs for the ERF (default 16)")
     p.add_argument("--inits", type=int, default=1, metavar="N",
@@ -119,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from atrous.report import collect, render_html
 
     _check(args)
+    out, replaces = _target(args)
     src = parse_source(args.source, "report")
     shape = _shape(args, src)
     import torch
@@ -142,18 +145,42 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     if data.erf is None and not args.no_erf:
         raise UnsupportedOpError(f"report: {data.erf_error}; pass --no-erf to report the analysis without the ERF")
-    out = Path(args.output) if args.output else (None if args.json else Path("report.html"))
     if out is not None:
         try:
-            out.write_text(render_html(data), encoding="utf-8")
+            atomic_write(out, render_html(data))
         except OSError as e:
-            raise ConfigError(f"report: --output {str(out)!r} cannot be written ({e.strerror})") from None
+            raise ConfigError(f"report: --output {str(out)!r} cannot be written ({e.strerror or e}); "
+                              + ("the previous file is unchanged" if replaces else "nothing was written")) from None
     if args.json:
         print(json.dumps(data.as_dict()))
         return 0
     print(render(data.as_dict(), args.source, shape))
-    print(f"report written to {out.resolve() if out else ''}")
+    if out is not None:
+        print(f"report written to {out.resolve()}" + (" (replaced the previous report)" if replaces else ""))
     return 0
+
+
+#: how an HTML report of atrous begins (a file that does not is never replaced without --force)
+REPORT_HEAD = b"<title>atrous report: "
+
+
+def _target(args: argparse.Namespace) -> tuple[Path | None, bool]:
+    """The file to write and whether it replaces one; checked before any work is done."""
+    out = Path(args.output) if args.output else (None if args.json else Path("report.html"))
+    if out is None or not (out.exists() or out.is_symlink()):
+        return out, False
+    if not out.is_file():
+        raise ConfigError(f"report: --output must be a file name, got {str(out)!r} (a folder or special file)")
+    try:
+        with open(out, "rb") as f:
+            ours = REPORT_HEAD in f.read(4096)
+    except OSError as e:
+        raise ConfigError(f"report: --output {str(out)!r} cannot be read to check what it holds "
+                          f"({e.strerror or e})") from None
+    if not ours and not args.force:
+        raise ConfigError(f"report: --output must be a new file or an earlier atrous report, got {str(out)!r}, "
+                          "which holds something else; pass --force to replace it")
+    return out, True
 
 
 def render(d: dict[str, Any], source: str, shape: tuple[int, ...]) -> str:
