@@ -367,6 +367,7 @@ class _Run:
                             diverged = self.ctx.sum([float(diverged)], self.dev)[0] > 0
                         if diverged:
                             self._diverged(value)
+                        st["step"] += 1
                         st["batch"] += 1
                         ran += 1
                         st["log"][0] += value
