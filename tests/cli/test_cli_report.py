@@ -37,7 +37,7 @@ def test_report_json_follows_the_contract(tmp_path: Path, capsys: pytest.Capture
     (["report", "atrous:tcn", "--node", "levels.99"], "node must be"),
     (["report", "atrous:spliceai", "--input-shape", "1,4,5"], "input"),
     (["report", "atrous:tcn", "--input-shape", "1,x,5"], "input"),
-    (["report", "atrous:tcn", "--samples", "0"], "--samples must be a positive int"),
+    (["report", "atrous:tcn", "--samples", "0"], "--samples must be an int in 1..1000000, got 0"),
     (["report", "atrous:tcn", "--device", "cuda"], "--device"),
     (["report", "_cli_models:detached", "--input-shape", "1,1,32"], "does not depend on the input"),
     (["report", "_cli_models:unused", "--input-shape", "1,1,32", "--node", "spare"], "unreachable"),

@@ -78,12 +78,12 @@ def test_schedule(capsys):
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
-        (["rf", "--dilation", "0"], "--dilation must be positive ints, got 0"),
-        (["rf", "--kernel", "-3"], "--kernel must be positive ints, got -3"),
-        (["rf", "--stride", "0"], "--stride must be positive ints, got 0"),
+        (["rf", "--dilation", "0"], "atrous rf: --dilation must be a positive int, got 0"),
+        (["rf", "--kernel", "-3"], "atrous rf: --kernel must be a positive int, got -3"),
+        (["rf", "--stride", "0"], "atrous rf: --stride must be a positive int, got 0"),
         (["rf", "--padding", "full"], "padding must be an int, a (left, right) pair or one of same, valid, causal"),
         (["rf"], "a stack must be given"),
-        (["rf", "--dilation", "1,,2"], "--dilation must be a comma-separated list without empty items"),
+        (["rf", "--dilation", "1,,2"], "atrous rf: --dilation must be a comma-separated list without empty items"),
         (["rf", "--dilation", "1,x"], "--dilation must be a comma-separated list of positive ints, got '1,x'"),
         (["rf", "-k", "3,3", "-d", "1,2,4"], "--kernel must have one value or one per layer (3"),
         (["rf", "--preset", "tcn", "--dilation", "2"], "--preset cannot be combined with --dilation"),

@@ -106,7 +106,7 @@ def test_resume_refuses_changed_options_and_new_run_refuses_used_folder(capsys, 
     (["train", "adding", "--model-arg", "oops"], r"--model-arg must be KEY=VALUE, got 'oops'"),
     (["train", "digits", "--length", "5"], r"data option must be one of data_seed for task 'digits'"),
     (["train", "adding", "--optimizer", "lbfgs"], r"--optimizer must be one of adam, rmsprop, sgd"),
-    (["train", "adding", "--epochs", "0"], r"--epochs must be an int >= 1, got 0"),
+    (["train", "adding", "--epochs", "0"], r"--epochs must be an int in 1..1000000000, got 0"),
     (["train", "--resume", "/nonexistent/run"], r"checkpoint must exist"),
 ])
 def test_user_errors_are_one_line(capsys, tmp_path, argv, match):

@@ -23,7 +23,7 @@ cancellation cannot be ruled out there. TorchScript and compiled modules are not
 Global operations. A mean, sum or max over all spatial axes, or an adaptive pooling to size 1, is recorded
 when the forward pass calls it. When the measured output has spatial axes, the result of that op is detached,
 so ``size``, ``stride`` and the support describe the local path and ``is_global`` is true (as ``rf.global``
-in DESIGN.md §6). An output without spatial axes (classifier logits) is measured once, at the start size,
+in the JSON contract, docs/cli.md). An output without spatial axes (classifier logits) is measured once, at the start size,
 with all its entries summed and nothing detached: ``is_global`` is true when every input position influences
 it or a global op was seen (a valid strided stem may leave the last row unread); ``stride`` is then 0 (there
 is no neighbouring unit) and ``size`` spans the measured support.
@@ -159,7 +159,7 @@ class EmpiricalRF:
     phase_sizes: tuple[tuple[int, ...], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``rf`` and ``support`` objects of the JSON contract (DESIGN.md §6)."""
+        """The ``rf`` and ``support`` objects of the JSON contract (docs/cli.md)."""
         stride = [int(j) if Fraction(j).denominator == 1 else float(j) for j in self.stride]
         return {
             "rf": {"size": list(self.size), "stride": stride, "offset": list(self.offset),
@@ -635,7 +635,7 @@ def empirical_rf(
             channel)"``), for a status line; the library itself prints nothing.
 
     Returns:
-        An :class:`EmpiricalRF`; ``as_dict()`` gives the ``rf``/``support`` objects of DESIGN.md §6.
+        An :class:`EmpiricalRF`; ``as_dict()`` gives the ``rf``/``support`` objects of the JSON contract (docs/cli.md).
 
     Raises:
         ConfigError: a malformed argument or an unknown node.

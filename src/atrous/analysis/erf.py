@@ -101,7 +101,7 @@ class ERF:
         return tuple(mass_width(self.map, a, mass) for a in range(self.map.ndim))
 
     def as_dict(self, trf_size: Sequence[float] | None = None) -> dict[str, Any]:
-        """The ``erf`` object of ``atrous report --json`` (DESIGN.md §6), plus details.
+        """The ``erf`` object of ``atrous report --json`` (docs/cli.md), plus details.
 
         With ``trf_size`` (the theoretical receptive field per axis), ``erf_trf`` gives the ratio of the
         95%-mass width to it, and ``sigma_trf`` that of sigma.

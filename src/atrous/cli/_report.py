@@ -1,4 +1,4 @@
-"""The summary lines shared by `atrous rf` and `atrous analyze` (from a DESIGN.md section 6 object)."""
+"""The summary lines shared by `atrous rf` and `atrous analyze` (from the JSON object described in docs/cli.md)."""
 
 from __future__ import annotations
 

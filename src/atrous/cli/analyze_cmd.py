@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from atrous.cli._caps import add_cap_flags, check_gradient_memory, memory_cap
 from atrous.cli._format import axes, jumps, percent, phase_line, table
 from atrous.cli._report import rf_lines, summary_lines
 from atrous.errors import ConfigError, UnsupportedOpError
@@ -18,6 +19,8 @@ EPILOG = """examples:
   atrous analyze torchvision:vgg16 --node features.30 --json
   atrous analyze mypackage.models:build_net --input-shape 1,1,16000 --empirical
 SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, or package.module:callable
+  package.module:callable is code: the module is imported and the callable called, as with torch.hub; only
+  name a module you trust (standard-library modules and non-builder callables are refused; docs/security.md)
 """
 
 
@@ -40,20 +43,26 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--empirical", action="store_true",
                    help="also measure the receptive field with gradients (and fall back to it when tracing fails)")
     p.add_argument("--summary-only", action="store_true", help="skip the per-node table")
-    p.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md section 6)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (its keys: docs/cli.md)")
+    add_cap_flags(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrous.analysis.sources import load_model, parse_input_shape
+    from atrous.cli.sources import load_model, parse_input_shape
 
     shape = parse_input_shape(args.input_shape)
-    model = load_model(args.source)
+    cap = memory_cap(args, "analyze")
+    model = load_model(args.source, max_bytes=cap)
+    if args.empirical:
+        check_gradient_memory("analyze", model, shape, cap)
     try:
         from atrous.analysis.analyze import analyze
 
         summary = analyze(model, shape, node=args.node, output=args.output).summary
     except UnsupportedOpError as e:
+        if not args.empirical:
+            check_gradient_memory("analyze", model, shape, cap)
         summary = _empirical_only(model, shape, args.node, str(e), quiet=args.json)
     else:
         if args.empirical:

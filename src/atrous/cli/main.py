@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from atrous._version import __version__
@@ -45,6 +47,8 @@ def build_parser() -> Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"atrous {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an unexpected error (put it before COMMAND)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for add in (add_rf, add_schedule, add_analyze, add_report, add_train):
         add(sub)
@@ -52,8 +56,10 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 user error)."""
+    """Run the command line; returns the exit code: 0 ok, 2 a user error (one line on stderr), 1 an unexpected
+    error (one line that asks for a bug report; ``--debug`` shows the traceback)."""
     parser = build_parser()
+    debug = "--debug" in (sys.argv[1:] if argv is None else list(argv))
     try:
         args = parser.parse_args(argv)
         if args.command is None:
@@ -62,10 +68,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         return code
     except AtrousError as e:
-        print(f"error: {e}" if isinstance(e, UsageError) else f"atrous: error: {e}", file=sys.stderr)
+        print(f"error: {e}" if isinstance(e, UsageError) else f"atrous: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `atrous rf ... | head`
         return 0
+    except KeyboardInterrupt:
+        print("atrous: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as e:  # argparse's --help/--version (code 0); anything else reached here is a bug
+        if e.code in (0, None):
+            return 0
+        return _bug(e, debug)
+    except MemoryError:
+        print("atrous: error: out of memory; lower the sizes of the command, or use a machine with more memory",
+              file=sys.stderr)
+        return 2
+    except Exception as e:
+        return _bug(e, debug)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _bug(e: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(e)
+    where = ""
+    tb = traceback.extract_tb(e.__traceback__)
+    if tb:
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}"
+    print(f"atrous: internal error: {type(e).__name__}: {_one_line(e)[:300]}{where}; this is a bug, please "
+          "report it" + ("" if debug else " (atrous --debug COMMAND ... shows the traceback)"), file=sys.stderr)
+    return 1
 
 
 def run() -> None:

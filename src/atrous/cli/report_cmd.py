@@ -7,11 +7,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from atrous._files import atomic_write
+from atrous._validate import MAX_SEED, int_in_range, positive_int
+from atrous.cli._caps import add_cap_flags, check_gradient_memory, memory_cap
 from atrous.cli._format import axes
 from atrous.cli._report import rf_lines
 from atrous.errors import ConfigError, UnsupportedOpError
+
+if TYPE_CHECKING:
+    from atrous.cli.sources import Source
 
 EPILOG = """examples:
   atrous report atrous:deeplabv3                     the registry model at its default input shape
@@ -21,6 +27,8 @@ EPILOG = """examples:
   atrous report mypackage.models:build_net --input-shape 1,1,16000 --node encoder --device cuda
   atrous report runs/gridding-dilated_cnn-seed0/best.pt   a model trained with `atrous train`
 SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, package.module:callable, or a checkpoint
+  package.module:callable is code: the module is imported and the callable called, as with torch.hub; only
+  name a module you trust (standard-library modules and non-builder callables are refused; docs/security.md)
 """
 
 
@@ -36,7 +44,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--input-shape", metavar="B,C,*S",
                    help="input shape (default: the registry model's own shape, else 1,3,224,224)")
     p.add_argument("-o", "--output", metavar="FILE", help="the HTML file to write (default report.html; with "
-                   "--json only when given)")
+                   "--json only when given); written atomically; an existing file is replaced only when it is an "
+                   "earlier atrous report (or with --force)")
     p.add_argument("--node", metavar="NAME", help="a module name to describe instead of the output")
     p.add_argument("--samples", type=int, default=16, metavar="N", help="random inputs for the ERF (default 16)")
     p.add_argument("--inits", type=int, default=1, metavar="N",
@@ -46,6 +55,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--device", default="cpu", help="where to measure the ERF: cpu or cuda (default cpu)")
     p.add_argument("--no-erf", action="store_true", help="skip the gradient ERF (analysis and plots only)")
     p.add_argument("--json", action="store_true", help="print one JSON object (the analyze object plus erf)")
+    p.add_argument("--force", action="store_true",
+                   help="let -o replace an existing file that is not an atrous report")
+    add_cap_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -72,26 +84,31 @@ class _Bar:
             self.stream.flush()
 
 
-def _shape(args: argparse.Namespace) -> tuple[int, ...]:
-    from atrous.analysis.sources import checkpoint_config, parse_input_shape, parse_source
+def _shape(args: argparse.Namespace, src: Source) -> tuple[int, ...]:
+    from atrous.cli.sources import parse_input_shape
 
     if args.input_shape is not None:
-        return parse_input_shape(args.input_shape)
-    trained = checkpoint_config(args.source)
-    kind, name = ("atrous", trained["name"]) if trained is not None else parse_source(args.source)[:2]
-    if kind == "atrous":
+        return parse_input_shape(args.input_shape, "report")
+    name = src.registry_name
+    if name is not None:
         from atrous.models import model_info
 
         shape = (1, *model_info(name).input_shape[1:])
-        channels = trained["kwargs"].get("in_channels") if trained is not None else None
+        channels = src.model_kwargs.get("in_channels") if src.kind == "checkpoint" else None
         return (1, int(channels), *shape[2:]) if isinstance(channels, int) else shape
     return (1, 3, 224, 224)
 
 
+#: inputs per forward/backward pass of the ERF measurement (effective_rf's default batch_size)
+ERF_BATCH = 16
+#: sane upper bounds: a million samples already takes hours on a CPU
+MAX_SAMPLES, MAX_INITS = 1_000_000, 10_000
+
+
 def _check(args: argparse.Namespace) -> None:
-    for flag, value in (("--samples", args.samples), ("--inits", args.inits)):
-        if value < 1:
-            raise ConfigError(f"report: {flag} must be a positive int, got {value}")
+    positive_int("report", "--samples", args.samples, MAX_SAMPLES)
+    positive_int("report", "--inits", args.inits, MAX_INITS)
+    int_in_range("report", "--seed", args.seed, 0, MAX_SEED)
     if args.device.startswith("cuda"):
         import torch
 
@@ -100,22 +117,25 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrous.analysis.sources import checkpoint_config, load_model, parse_source
+    from atrous.cli.sources import build_model, parse_source
     from atrous.report import collect, render_html
 
     _check(args)
-    shape = _shape(args)
+    out, replaces = _target(args)
+    src = parse_source(args.source, "report")
+    shape = _shape(args, src)
     import torch
 
+    cap = memory_cap(args, "report")
     torch.manual_seed(args.seed)  # models built here get the same random weights every run
-    model = load_model(args.source)
+    model = build_model(src, "report", max_bytes=cap)
+    if not args.no_erf:
+        check_gradient_memory("report", model, (min(ERF_BATCH, args.samples), *shape[1:]), cap)
     node = args.node
-    trained = checkpoint_config(args.source)
-    kind, name, _, attr = ("atrous", trained["name"], {}, "") if trained is not None else parse_source(args.source)
-    if node is None and kind == "atrous" and not attr:
+    if node is None and src.registry_name is not None:
         from atrous.models import model_info
 
-        node = model_info(name).rf_node
+        node = model_info(src.registry_name).rf_node
     bar = _Bar(sys.stderr, "ERF samples") if not args.json else None
     try:
         data = collect(model, shape, source=args.source, node=node, samples=args.samples, inits=args.inits,
@@ -125,18 +145,42 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     if data.erf is None and not args.no_erf:
         raise UnsupportedOpError(f"report: {data.erf_error}; pass --no-erf to report the analysis without the ERF")
-    out = Path(args.output) if args.output else (None if args.json else Path("report.html"))
     if out is not None:
         try:
-            out.write_text(render_html(data), encoding="utf-8")
+            atomic_write(out, render_html(data))
         except OSError as e:
-            raise ConfigError(f"report: --output {str(out)!r} cannot be written ({e.strerror})") from None
+            raise ConfigError(f"report: --output {str(out)!r} cannot be written ({e.strerror or e}); "
+                              + ("the previous file is unchanged" if replaces else "nothing was written")) from None
     if args.json:
         print(json.dumps(data.as_dict()))
         return 0
     print(render(data.as_dict(), args.source, shape))
-    print(f"report written to {out.resolve() if out else ''}")
+    if out is not None:
+        print(f"report written to {out.resolve()}" + (" (replaced the previous report)" if replaces else ""))
     return 0
+
+
+#: how an HTML report of atrous begins (a file that does not is never replaced without --force)
+REPORT_HEAD = b"<title>atrous report: "
+
+
+def _target(args: argparse.Namespace) -> tuple[Path | None, bool]:
+    """The file to write and whether it replaces one; checked before any work is done."""
+    out = Path(args.output) if args.output else (None if args.json else Path("report.html"))
+    if out is None or not (out.exists() or out.is_symlink()):
+        return out, False
+    if not out.is_file():
+        raise ConfigError(f"report: --output must be a file name, got {str(out)!r} (a folder or special file)")
+    try:
+        with open(out, "rb") as f:
+            ours = REPORT_HEAD in f.read(4096)
+    except OSError as e:
+        raise ConfigError(f"report: --output {str(out)!r} cannot be read to check what it holds "
+                          f"({e.strerror or e})") from None
+    if not ours and not args.force:
+        raise ConfigError(f"report: --output must be a new file or an earlier atrous report, got {str(out)!r}, "
+                          "which holds something else; pass --force to replace it")
+    return out, True
 
 
 def render(d: dict[str, Any], source: str, shape: tuple[int, ...]) -> str:

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from atrous.cli._args import int_list, word_list
+from atrous._validate import check_cap, int_list, positive_int, word_list
+from atrous.cli._caps import add_cap_flags, memory_cap, time_cap
 from atrous.cli._format import axes, jumps, percent, phase_line, table
 from atrous.cli._report import summary_lines
 from atrous.errors import ConfigError
@@ -22,6 +23,7 @@ presets: {presets}
 """
 
 STACK_ARGS = ("kernel", "dilation", "stride", "padding", "kind")
+WHERE = "atrous rf"
 
 
 def add_parser(sub: Any) -> None:
@@ -50,7 +52,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--image-pool", action="store_true", help="add a global image-pooling branch")
     p.add_argument("--preset", choices=sorted(PRESETS), help="a built-in architecture instead of a stack")
     p.add_argument("--holes", action="store_true", help="list the unread offsets per axis")
-    p.add_argument("--json", action="store_true", help="print one JSON object (DESIGN.md section 6)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (docs/cli.md)")
+    add_cap_flags(p, time=True)
     p.set_defaults(handler=run)
 
 
@@ -59,7 +62,7 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
     from atrous.rf import Graph, conv, global_pool, pool
     from atrous.rf.presets import PRESETS, preset
 
-    input_size: Any = int_list(args.input_size, "--input-size") if args.input_size else None
+    input_size: Any = int_list(WHERE, "--input-size", args.input_size) if args.input_size is not None else None
     if input_size is not None and len(input_size) == 1:
         input_size = input_size[0]  # one length for every axis
     given = [a for a in STACK_ARGS if getattr(args, a) is not None]
@@ -70,7 +73,7 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
                               "describe either a preset or a stack")
         size = input_size if input_size is not None else PRESETS[args.preset][2]
         return preset(args.preset), f"preset {args.preset}: {PRESETS[args.preset][1]}", size
-    if not given and not args.branches and not args.image_pool:
+    if not given and args.branches is None and not args.image_pool:
         raise ConfigError("atrous rf: a stack must be given: use --kernel/--dilation/--stride, --branches or "
                           "--preset (see atrous rf --help)")
     if args.causal and args.padding is not None:
@@ -79,11 +82,15 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
     graph = Graph(dims=dims)
     n_layers = 0
     if given:
-        kernels = int_list(args.kernel or "3", "--kernel")
-        dilations = int_list(args.dilation or "1", "--dilation")
-        strides = int_list(args.stride or "1", "--stride")
-        pads = word_list(args.padding or ("causal" if args.causal else "same"), "--padding")
-        kinds = word_list(args.kind or "conv", "--kind")
+        def given_or(arg: str, default: str) -> str:
+            value = getattr(args, arg)
+            return default if value is None else str(value)
+
+        kernels = int_list(WHERE, "--kernel", given_or("kernel", "3"))
+        dilations = int_list(WHERE, "--dilation", given_or("dilation", "1"))
+        strides = int_list(WHERE, "--stride", given_or("stride", "1"))
+        pads = word_list(WHERE, "--padding", given_or("padding", "causal" if args.causal else "same"))
+        kinds = word_list(WHERE, "--kind", given_or("kind", "conv"))
         lists: dict[str, list[Any]] = {"--kernel": kernels, "--dilation": dilations, "--stride": strides,
                                        "--padding": pads, "--kind": kinds}
         n_layers = max(len(v) for v in lists.values())
@@ -97,7 +104,7 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
                 return values[0] if len(values) == 1 else values[i]
 
             pad: Any = pick(pads)
-            pad = int(pad) if pad.lstrip("-").isdigit() else pad
+            pad = int(pad) if pad.lstrip("-").isdigit() and pad.isascii() and len(pad) < 100 else pad
             if dims > 1 and pad == "causal":
                 pad = ("causal",) + ("same",) * (dims - 1)
             kind = pick(kinds)
@@ -110,8 +117,9 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
             else:
                 raise ConfigError(f"atrous rf: --kind must be conv, maxpool or avgpool, got {kind!r}")
     trunk = graph.output
-    if args.branches or args.image_pool:
-        rates = int_list(args.branches, "--branches") if args.branches else []
+    if args.branches is not None or args.image_pool:
+        rates = int_list(WHERE, "--branches", args.branches) if args.branches is not None else []
+        positive_int(WHERE, "--branch-kernel", args.branch_kernel)
         branches = [graph.add(conv(args.branch_kernel, dilation=r, padding="same", dims=dims), trunk,
                               name=f"branch.rate{r}") for r in rates]
         if args.image_pool:
@@ -127,10 +135,25 @@ def build_spec(args: argparse.Namespace) -> tuple[Any, str, Any]:
     return graph, f"{what}, {dims}-D", input_size
 
 
+def check_cost(graph: Any, args: argparse.Namespace) -> None:
+    """Refuse a stack whose support would exceed ``--max-memory`` or ``--max-time`` (before building it)."""
+    from atrous.rf.cost import support_cost
+
+    memory, seconds = memory_cap(args, WHERE), time_cap(args, WHERE)
+    cost = support_cost(graph)
+    flags = [f for f in ("dilation", "kernel", "stride", "branches", "preset", "dims") if getattr(args, f)]
+    arg = "--" + flags[0] if flags else "the stack"
+    value = getattr(args, flags[0]) if flags else None
+    why = "the exact support (taps, holes) is a dense array over the receptive field"
+    check_cap(WHERE, arg, value, cost.bytes, memory, "memory", f"{why}; raise --max-memory (GB) to run it")
+    check_cap(WHERE, arg, value, cost.seconds, seconds, "time", f"{why}; raise --max-time (seconds) to run it")
+
+
 def run(args: argparse.Namespace) -> int:
     from atrous.rf.summary import summarize
 
     graph, title, input_size = build_spec(args)
+    check_cost(graph, args)
     summary = summarize(graph, input_size)
     if args.json:
         print(json.dumps(summary))

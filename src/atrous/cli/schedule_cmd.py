@@ -28,9 +28,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from atrous._validate import int_in_range
     from atrous.rf.gridding import hdc_check
     from atrous.rf.schedule import design
 
+    int_in_range("atrous schedule", "--rf", args.rf, 2)
+    int_in_range("atrous schedule", "--kernel", args.kernel, 2, fix="a 1-tap kernel never grows the receptive field")
+    if args.max_dilation is not None:
+        int_in_range("atrous schedule", "--max-dilation", args.max_dilation, 1)
     sched = design(args.rf, kernel=args.kernel, max_dilation=args.max_dilation)
     verdict = hdc_check(list(sched.rates), sched.kernel)
     out = {

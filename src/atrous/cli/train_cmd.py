@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from atrous._validate import int_in_range, max_threads
+from atrous.cli._caps import add_cap_flags, memory_cap
 from atrous.errors import ConfigError
 
 #: every registered task (kept here so that --help does not import torch; a test compares it with the registry)
@@ -33,7 +35,7 @@ examples:
 
 #: option -> TrainConfig field, for the options a resumed run compares with the saved ones
 _FIELDS = ("model", "epochs", "steps", "seed", "batch_size", "lr", "optimizer", "clip", "lr_step", "log_every",
-           "eval_every", "checkpoint_every", "init_from")
+           "eval_every", "checkpoint_every", "init_from", "threads")
 _DATA = ("length", "train_size", "test_size", "data_seed", "limit", "data_dir")
 
 
@@ -58,7 +60,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
     p.add_argument("--init-from", metavar="PATH",
                    help="start from the model weights of a checkpoint or run folder (fine-tuning, curricula)")
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch CPU threads (default: torch's choice); saved with the run, so a resume uses it")
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="save and exit after N steps of this invocation (resume later with --resume)")
     train = p.add_argument_group("optimisation")
@@ -81,6 +84,7 @@ def add_parser(sub: Any) -> None:
                       help="any other data option of the task, e.g. d=4 for hops (repeatable; JSON values)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_cap_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -119,18 +123,17 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrous.train.config import TrainConfig
+    from atrous.train.config import MAX_COUNT, TrainConfig
     from atrous.train.loop import fit
     from atrous.train.state import load_checkpoint
     from atrous.train.tasks import get_task
 
     given = _given(args)
+    cap = memory_cap(args, "train")
     if args.threads is not None:
-        import torch
-
-        if args.threads < 1:
-            raise ConfigError(f"train: --threads must be a positive int, got {args.threads}")
-        torch.set_num_threads(args.threads)
+        int_in_range("train", "--threads", args.threads, 1, max_threads())
+    if args.stop_after is not None:
+        int_in_range("train", "--stop-after", args.stop_after, 1, MAX_COUNT)
     if args.resume is not None:
         out = Path(args.resume)
         if args.out is not None and Path(args.out) != out:
@@ -146,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out or f"runs/{config.task}-{config.model}-seed{config.seed}")
     show = not (args.quiet or args.json) and sys.stdout.isatty() and sys.stderr.isatty()
     summary = fit(config, out, device=args.device, resume=args.resume is not None, stop_after=args.stop_after,
-                  progress=show)
+                  progress=show, max_memory=cap)
     if summary["world"] > 1 and not _is_main():
         return 0
     if args.json:

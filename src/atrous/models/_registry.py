@@ -15,7 +15,10 @@ from torch import nn
 
 from atrous.errors import ConfigError
 
-__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "register_model"]
+__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "parameter_count", "register_model"]
+
+#: keyword arguments whose name ends like this are sizes: positive ints (or lists of them) in every family
+SIZE_SUFFIXES = ("channels", "classes", "_size", "width", "depth", "blocks", "layers")
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
 
@@ -89,9 +92,43 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     if unknown:
         allowed = ", ".join(p for p in params if p != "self")
         raise ConfigError(f"create_model: {unknown[0]!r} is not an argument of {name!r}; it takes {allowed}")
+    _check_sizes(name, kwargs)
     try:
         model = info.builder(**kwargs)
     except TypeError as e:
         raise ConfigError(f"create_model: arguments of {name!r} must match its signature ({e})") from None
     model.atrous_config = {"name": name, "kwargs": dict(kwargs)}  # type: ignore[assignment]
     return model
+
+
+def _check_sizes(name: str, kwargs: dict[str, Any]) -> None:
+    """Sizes (``num_classes``, ``channels``, ``hidden_size``, ...) must be positive: a zero-width head or a
+    negative channel count is refused here for every family, with the argument's name."""
+    from atrous._validate import int_in_range
+
+    for key, value in kwargs.items():
+        if not key.endswith(SIZE_SUFFIXES) or isinstance(value, (bool, str)) or value is None:
+            continue
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, int) or isinstance(item, float):
+                int_in_range(f"create_model({name!r})", key, item, 1)
+
+
+def parameter_count(name: str, **kwargs: Any) -> int | None:
+    """Parameters of ``create_model(name, **kwargs)``, counted on the meta device (nothing is allocated);
+    None when the builder cannot run there (it reads tensor values while building).
+
+    >>> parameter_count("tcn", in_channels=1, out_channels=1, channels=[4], kernel_size=2)
+    61
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            model = create_model(name, **kwargs)
+    except ConfigError:
+        raise
+    except Exception:
+        return None
+    return sum(p.numel() for p in model.parameters())

@@ -2,7 +2,7 @@
 
 They take ``(B, C, L)`` and return ``(B, out_channels, L)`` like ``tcn``, so a training task can swap one for
 the other. They are *not* in the model registry: every registered model promises a finite receptive field that
-``receptive_field()`` states and the gradient support confirms (DESIGN.md §3), and a recurrent network's output
+``receptive_field()`` states and the gradient support confirms (the registry tests), and a recurrent network's output
 at step ``t`` depends on every input up to ``t``. :func:`create_recurrent` builds them with the same
 ``atrous_config`` record as :func:`~atrous.models.create_model`, and :func:`build` dispatches between the two.
 """

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, fx, nn
 
 from atrous import rf
-from atrous.errors import bad
+from atrous.errors import ShapeError, bad
 from atrous.functional import conv as _F
 from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import DilatedConv2d
@@ -54,6 +54,8 @@ class ASPP(ReceptiveFieldMixin, nn.Module):
     image-pooling BatchNorm then normalises with its running statistics, as in eval mode, and leaves them
     unchanged; at batch size 2 or more it is an ordinary training-mode BatchNorm. The layer is a plain
     ``nn.BatchNorm2d``, so state dicts match DeepLab's layout and ``convert_sync_batchnorm`` still applies.
+    A 1×1 feature map at batch size 1 cannot train (every branch's BatchNorm would see one value per channel):
+    it raises :class:`~atrous.errors.ShapeError` in training mode.
 
     Args:
         in_channels: channels of the backbone feature map.
@@ -155,6 +157,10 @@ class ASPP(ReceptiveFieldMixin, nn.Module):
         if isinstance(x, Tensor) and not isinstance(x, fx.Proxy) and x.dim() == 4 and \
                 not torch.compiler.is_compiling():
             self._check_span(int(x.shape[-2]), int(x.shape[-1]))
+            if self.training and x.shape[0] * x.shape[-2] * x.shape[-1] == 1:
+                raise ShapeError(f"ASPP: input must hold more than one value per channel in training (batch x "
+                                 f"height x width > 1: BatchNorm needs statistics), got shape {tuple(x.shape)}; use a "
+                                 "batch of 2 or more, a larger input, or eval()")
             if self._widest_prefers_channels_last(x):
                 x = _F.to_channels_last(x)  # once for every branch; each conv then runs channels-last as it is
             channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()

@@ -255,8 +255,12 @@ def _apply_layer(name: str, layer: Layer, src: NodeRF) -> NodeRF:
     for a, ax in enumerate(src.table):
         per = after(layer, a, ax.period)
         phases: list[PhaseRF] = []
+        # without zero insertion on a phase-free input, the taps' units are translations ordered by tap, so
+        # the first and the last tap decide the extent (a kernel of 10**9 taps costs two)
+        ends_only = layer.upsample[a] == 1 and ax.period.period == 1
         for r in range(per.period):
-            hits = [ax.unit(j) for j in _units(layer, a, r)]
+            units = _units(layer, a, r)
+            hits = [ax.unit(j) for j in ([*units[:1], *units[-1:]] if ends_only else units)]
             read = [h for h in hits if h is not None]
             if not read:
                 phases.append(None)
@@ -270,9 +274,13 @@ def _apply_layer(name: str, layer: Layer, src: NodeRF) -> NodeRF:
     return _node(name, "layer", layer, (src.name,), tuple(table), src.is_global, True, (), length)
 
 
-def _units(layer: Layer, a: int, r: int) -> list[int]:
+def _units(layer: Layer, a: int, r: int) -> Sequence[int]:
     """Input units read by output unit ``r`` (in tap order), through the zero insertion."""
     u = layer.upsample[a]
+    if u == 1:  # a range, so that a huge kernel costs nothing until it is iterated
+        return range(r * layer.stride[a] - layer.padding[a][0],
+                     r * layer.stride[a] + layer.kernel[a] * layer.dilation[a] - layer.padding[a][0],
+                     layer.dilation[a])
     zs = (r * layer.stride[a] + t * layer.dilation[a] - layer.padding[a][0] for t in range(layer.kernel[a]))
     return [z // u for z in zs if z % u == 0]
 

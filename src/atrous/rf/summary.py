@@ -1,4 +1,4 @@
-"""One JSON-ready summary of a spec: the machine-readable contract of DESIGN.md section 6.
+"""One JSON-ready summary of a spec: the machine-readable contract described in docs/cli.md.
 
 Keys: ``rf`` (size, stride, offset, global), ``support`` (taps, coverage, holes), ``gridding`` (hdc_ok,
 messages) and ``layers`` (one entry per node after the input), plus a few extras (lookback, lookahead,

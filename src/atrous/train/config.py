@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import torch
+
+from atrous._validate import MAX_SEED, finite_number, int_in_range, max_threads
 from atrous.errors import ConfigError, bad
 from atrous.train.tasks import get_task
 
@@ -39,6 +42,8 @@ class TrainConfig:
         init_from: start from the model weights of this checkpoint (a ``.pt`` file, or a run folder: its
             ``last.pt``) instead of a fresh initialisation: fine-tuning, or the next stage of a curriculum.
             The architecture must match; the optimizer starts afresh.
+        threads: torch CPU threads (``None``: torch's current count, recorded when resolved). The summation
+            order of a kernel depends on it, so a resumed run uses the saved count.
     """
 
     task: str
@@ -57,6 +62,7 @@ class TrainConfig:
     eval_every: int = 0
     checkpoint_every: int = 0
     init_from: str | None = None
+    threads: int | None = None
 
     def resolved(self) -> TrainConfig:
         """Fill every ``None`` from the task's defaults and check the values."""
@@ -76,25 +82,26 @@ class TrainConfig:
             clip=(hp["clip"] or 0.0) if self.clip is None else self.clip,
             lr_step=(hp["lr_step"] or 0) if self.lr_step is None else self.lr_step,
             model_kwargs=dict(self.model_kwargs), data=data,
+            threads=torch.get_num_threads() if self.threads is None else self.threads,
         )
         out._check()
         return out
 
     def _check(self) -> None:
         for name in ("epochs", "batch_size", "log_every"):
-            _int(name, getattr(self, name), 1)
-        for name in ("seed", "lr_step", "eval_every", "checkpoint_every"):
-            _int(name, getattr(self, name), 0)
+            _int(name, getattr(self, name), 1, MAX_COUNT)
+        for name in ("lr_step", "eval_every", "checkpoint_every"):
+            _int(name, getattr(self, name), 0, MAX_COUNT)
+        _int("seed", self.seed, 0, MAX_SEED)
         if self.steps is not None:
-            _int("steps", self.steps, 1)
+            _int("steps", self.steps, 1, MAX_COUNT)
         for key in ("length", "train_size", "test_size", "limit"):
             if self.data.get(key) is not None:
                 _int(key, self.data[key], 1)
-        _int("data_seed", self.data["data_seed"], 0)
-        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not self.lr > 0:
-            raise bad("train", "--lr", "a positive number", self.lr)
-        if not isinstance(self.clip, (int, float)) or isinstance(self.clip, bool) or self.clip < 0:
-            raise bad("train", "--clip", "a number >= 0 (0 turns clipping off)", self.clip)
+        _int("data_seed", self.data["data_seed"], 0, MAX_SEED)
+        _int("threads", self.threads, 1, max_threads())
+        finite_number("train", "--lr", self.lr, positive=True)
+        finite_number("train", "--clip", self.clip, minimum=0, fix="0 turns clipping off")
         if self.optimizer not in OPTIMIZERS:
             raise bad("train", "--optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
         if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
@@ -128,6 +135,9 @@ class TrainConfig:
         return replace(self, **{k: given[k] for k in RESUMABLE if given.get(k) is not None})
 
 
-def _int(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise bad("train", f"--{name.replace('_', '-')}", f"an int >= {minimum}", value)
+#: sane upper bound of epochs, steps, batch size and intervals (a run of 10**9 steps is a typo)
+MAX_COUNT = 10**9
+
+
+def _int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
+    int_in_range("train", f"--{name.replace('_', '-')}", value, minimum, maximum)

@@ -20,6 +20,7 @@ writes the same metrics as one that never stopped.
 from __future__ import annotations
 
 import json
+import math
 import signal
 import threading
 import time
@@ -32,14 +33,19 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from atrous.errors import ConfigError
+from atrous._files import atomic_write, remove_stale_temporaries
+from atrous._validate import activation_bytes, check_cap, int_in_range
+from atrous.errors import AtrousError, ConfigError
 from atrous.train import distributed
-from atrous.train.config import TrainConfig
+from atrous.train.config import MAX_COUNT, TrainConfig
 from atrous.train.progress import Progress
 from atrous.train.state import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from atrous.train.tasks import Batch, Task, batch_to, get_task, model_kwargs
 
-__all__ = ["ResumableSampler", "evaluate", "fit", "train_step"]
+__all__ = ["ResumableSampler", "TrainingDiverged", "evaluate", "fit", "train_step"]
+
+#: samples a sequence task adds to ``length`` (the copy task's symbols and markers)
+SEQUENCE_MARGIN = 32
 
 
 class ResumableSampler(DistributedSampler[int]):
@@ -131,7 +137,7 @@ def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 
 
 def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: bool = False,
-        stop_after: int | None = None, progress: bool = False) -> dict[str, Any]:
+        stop_after: int | None = None, progress: bool = False, max_memory: int | None = None) -> dict[str, Any]:
     """Train ``config`` and write its files to ``out``; returns the summary (also in ``out/summary.json``).
 
     Args:
@@ -142,6 +148,12 @@ def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: b
             :meth:`TrainConfig.resume_with`).
         stop_after: run at most this many steps in this call, then save and return (``status: "stopped"``).
         progress: draw a progress bar on stderr (rank 0 only).
+        max_memory: refuse a run whose data order, model and activations are estimated (before anything is
+            allocated) to need more bytes than this; None: no check.
+
+    Raises:
+        ConfigError: a bad setting, a run folder that cannot be written, an estimate past ``max_memory``.
+        TrainingDiverged: the loss became nan or inf; ``last.pt`` keeps the last good step.
 
     >>> import tempfile
     >>> cfg = TrainConfig("adding", model_kwargs={"channels": [4], "kernel_size": 2}, steps=2, batch_size=4,
@@ -152,22 +164,42 @@ def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: b
     """
     task = get_task(config.task)
     cfg = config.resolved()
+    if stop_after is not None:
+        int_in_range("train", "--stop-after", stop_after, 1, MAX_COUNT)
     ctx, dev = distributed.setup(device)
+    threads = torch.get_num_threads()
     try:
-        return _Run(cfg, task, Path(out), ctx, dev).run(resume, stop_after, progress)
+        assert cfg.threads is not None  # resolved
+        torch.set_num_threads(cfg.threads)
+        return _Run(cfg, task, Path(out), ctx, dev, max_memory).run(resume, stop_after, progress)
     finally:
+        torch.set_num_threads(threads)
         distributed.teardown(ctx)
+
+
+class TrainingDiverged(AtrousError):
+    """The training loss became nan or inf; the run stopped without saving the diverged weights."""
+
+
+#: bytes per training sample of an epoch's shuffled order (a Python list of int indices on every rank)
+ORDER_BYTES_PER_SAMPLE = 48
+#: the model's parameters, their gradients and two optimizer moments, in float32
+PARAMETER_COPIES = 4
+#: activations kept for backward, their gradients, and slack
+ACTIVATION_COPIES = 3
 
 
 class _Run:
     def __init__(self, cfg: TrainConfig, task: Task, out: Path, ctx: distributed.Context,
-                 dev: torch.device) -> None:
+                 dev: torch.device, max_memory: int | None = None) -> None:
         self.cfg, self.task, self.out, self.ctx, self.dev = cfg, task, out, ctx, dev
         assert cfg.batch_size is not None and cfg.epochs is not None
         if cfg.batch_size % ctx.world:
             raise ConfigError(f"train: --batch-size must be a multiple of the number of processes ({ctx.world}), "
                               f"got {cfg.batch_size}")
         self.local_batch = cfg.batch_size // ctx.world
+        if max_memory is not None:
+            self._check_memory(max_memory)
         self.datasets = task.datasets(cfg.data)
         self.sampler = ResumableSampler(self.datasets["train"], ctx.world, ctx.rank, cfg.seed)
         # its own generator: creating a DataLoader iterator would otherwise draw from the global RNG
@@ -184,6 +216,35 @@ class _Run:
                                       "log": [0.0, 0.0], "metrics": {}}
         self.headline = f"{task.eval_splits[0]}_{task.metric}"
 
+    def _check_memory(self, cap: int) -> None:
+        """Estimate, before anything is allocated, the epoch order, the model and one batch's activations
+        (the model runs on the meta device: no memory, no arithmetic) and refuse past ``cap`` bytes."""
+        fix = "lower it or raise --max-memory (GB)"
+        data = self.cfg.data
+        size = data.get("train_size")
+        if isinstance(size, int):
+            check_cap("train", "--train-size", size, ORDER_BYTES_PER_SAMPLE * size, cap, "memory", fix)
+        rng = torch.get_rng_state()
+        try:
+            with torch.device("meta"):
+                meta = self._build()
+        except AtrousError:
+            raise
+        except Exception:  # a builder that cannot run on meta: the real build decides
+            return
+        finally:
+            torch.set_rng_state(rng)
+        params = sum(p.numel() * p.element_size() for p in meta.parameters())
+        check_cap("train", "--model-arg", dict(self.cfg.model_kwargs) or self.cfg.model, PARAMETER_COPIES * params,
+                  cap, "memory", f"that is the model with its gradients and optimizer state; {fix}")
+        length = data.get("length")
+        if isinstance(length, int):
+            shape = (self.local_batch, self.task.in_channels, length + SEQUENCE_MARGIN)
+            x = torch.empty(shape, device="meta")
+            used = ACTIVATION_COPIES * activation_bytes(meta, shape, example=x)
+            check_cap("train", "--length", length, used, cap, "memory",
+                      f"that is one batch of {self.local_batch} sequences through the model; {fix}")
+
     def _build(self) -> nn.Module:
         from atrous.models.recurrent import build
 
@@ -193,6 +254,8 @@ class _Run:
 
     def _open(self, resume: bool) -> None:
         metrics = self.out / "metrics.jsonl"
+        if self.ctx.main:
+            remove_stale_temporaries(self.out)  # what a killed save left behind
         if resume:
             ckpt = load_checkpoint(self.out / "last.pt", map_location="cpu")
             if ckpt["world"] != self.ctx.world:
@@ -208,8 +271,12 @@ class _Run:
                                   f"got {self.cfg.steps}")
             set_rng_state(ckpt["rng"][self.ctx.rank])
             if self.ctx.main:
-                with open(metrics, "r+b") as f:
-                    f.truncate(ckpt["metrics_bytes"])  # drop lines written after the checkpoint
+                try:
+                    with open(metrics, "r+b") as f:
+                        f.truncate(ckpt["metrics_bytes"])  # drop lines written after the checkpoint
+                except OSError as e:
+                    raise ConfigError(f"train: {str(metrics)!r} must exist and be writable to resume the run, got "
+                                      f"{e.strerror or e}; it holds the run's history up to last.pt") from None
         else:
             if (self.out / "last.pt").exists():
                 raise ConfigError(f"train: --out must not hold a run already, got {str(self.out)!r}; resume it "
@@ -218,9 +285,13 @@ class _Run:
             if self.cfg.init_from is not None:
                 self._init_from(Path(self.cfg.init_from))
             if self.ctx.main:
-                self.out.mkdir(parents=True, exist_ok=True)
-                (self.out / "config.json").write_text(json.dumps(self.cfg.as_dict(), indent=2) + "\n")
-                metrics.write_text("")
+                try:
+                    self.out.mkdir(parents=True, exist_ok=True)
+                    atomic_write(self.out / "config.json", json.dumps(self.cfg.as_dict(), indent=2) + "\n")
+                    atomic_write(metrics, "")
+                except OSError as e:
+                    raise ConfigError(f"train: --out must be a folder this process can write, got {str(self.out)!r} "
+                                      f"({e.strerror or e})") from None
         self.ctx.barrier()
         # line-buffered: `tail -f metrics.jsonl` follows a run (resume truncates to the checkpoint anyway)
         self.log = open(metrics, "a", buffering=1) if self.ctx.main else None
@@ -290,10 +361,16 @@ class _Run:
                     self.sampler.start(st["epoch"], st["batch"] * self.local_batch)
                     for raw in self.loader:
                         loss = train_step(net, self.task, batch_to(tuple(raw), self.dev), self.optimizer, cfg.clip)
+                        value = float(loss)
+                        diverged = not math.isfinite(value)
+                        if self.ctx.distributed:
+                            diverged = self.ctx.sum([float(diverged)], self.dev)[0] > 0
+                        if diverged:
+                            self._diverged(value)
                         st["step"] += 1
                         st["batch"] += 1
                         ran += 1
-                        st["log"][0] += float(loss)
+                        st["log"][0] += value
                         st["log"][1] += 1
                         step, epoch = st["step"], st["epoch"] + 1
                         epoch_done, finished = st["batch"] >= self.steps_per_epoch, step >= self.total
@@ -329,6 +406,15 @@ class _Run:
                 self.log.close()
         return self._summary(status)
 
+    def _diverged(self, value: float) -> None:
+        """Stop: the weights after this step are not finite, so nothing more is saved."""
+        kept = self.out / "last.pt"
+        saved = (f"{str(kept)!r} keeps the last good checkpoint; start a new run from it with --init-from "
+                 f"{str(kept)!r} and a lower --lr or a --clip" if kept.exists()
+                 else "no checkpoint was saved yet; lower --lr or set --clip")
+        raise TrainingDiverged(f"train: the loss must stay finite, got {value} at step {self.state['step'] + 1}; "
+                               f"{saved}")
+
     def _summary(self, status: str) -> dict[str, Any]:
         summary = {
             "task": self.task.name, "model": dict(self.model.__dict__["atrous_config"]),
@@ -339,5 +425,5 @@ class _Run:
             "out": str(self.out), "world": self.ctx.world,
         }
         if self.ctx.main:
-            (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
         return summary

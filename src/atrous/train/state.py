@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from atrous._files import atomic_write_with
 from atrous.errors import ConfigError
 
 __all__ = ["FORMAT", "load_checkpoint", "load_model", "rng_state", "save_checkpoint", "seed_everything",
@@ -56,23 +57,44 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """Write atomically (a temporary file, then a rename): an interrupted save never leaves a broken file."""
+    """Write atomically (a temporary file, fsync'ed, then renamed): an interrupted or failed save (a kill, a full
+    disk) leaves the previous file whole and removes its temporary; a failure raises
+    :class:`~atrous.errors.ConfigError` naming the file."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"format": FORMAT, **payload}, tmp)
-    os.replace(tmp, path)
+    try:
+        atomic_write_with(path, lambda f: torch.save({"format": FORMAT, **payload}, f))
+    except OSError as e:
+        raise ConfigError(f"train: checkpoint {str(path)!r} could not be written ({e.strerror or e}); the previous "
+                          "one is unchanged") from None
+    except RuntimeError as e:  # torch's zip writer reports a failed write as a RuntimeError
+        raise ConfigError(f"train: checkpoint {str(path)!r} could not be written ({' '.join(str(e).split())}); "
+                          "the previous one is unchanged") from None
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by ``atrous train`` (``weights_only=True``: no code is unpickled)."""
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu", *,
+                    where: str = "train") -> dict[str, Any]:
+    """Read a checkpoint written by ``atrous train`` (``weights_only=True``: no code is unpickled).
+
+    An empty, truncated or foreign file, or one that is not a checkpoint of this format, raises
+    :class:`~atrous.errors.ConfigError` naming the file (``where`` is the command that reads it).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "last.pt"
-    if not path.exists():
-        raise ConfigError(f"train: checkpoint must exist, got {str(path)!r}; pass the --out folder of a run")
-    ckpt: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
-    if ckpt.get("format") != FORMAT:
-        raise ConfigError(f"train: checkpoint format must be {FORMAT!r}, got {ckpt.get('format')!r} in {str(path)!r}")
+    if not path.is_file():
+        raise ConfigError(f"{where}: checkpoint must exist, got {str(path)!r}; pass the --out folder of a run")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as e:  # pickle, zip and torch errors alike: the file is not a readable checkpoint
+        text = " ".join(str(e).split())[:200]
+        why = f"{type(e).__name__}: {text}" if text and text != type(e).__name__ else type(e).__name__
+        raise ConfigError(f"{where}: checkpoint must be a file written by atrous train, got {str(path)!r} "
+                          f"({why})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ConfigError(f"{where}: checkpoint format must be {FORMAT!r}, got {found!r} in {str(path)!r}")
     return ckpt
 
 
