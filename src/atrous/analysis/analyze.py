@@ -18,7 +18,7 @@ __all__ = ["Analysis", "analyze"]
 
 @dataclass(frozen=True)
 class Analysis:
-    """The traced model, the analysed node and the JSON summary (``summary``, the keys of the JSON contract in docs/cli.md)."""
+    """The traced model, the analysed node and the JSON summary (``summary``: the JSON contract, docs/cli.md)."""
 
     traced: TracedModel
     node: int

@@ -23,7 +23,8 @@ cancellation cannot be ruled out there. TorchScript and compiled modules are not
 Global operations. A mean, sum or max over all spatial axes, or an adaptive pooling to size 1, is recorded
 when the forward pass calls it. When the measured output has spatial axes, the result of that op is detached,
 so ``size``, ``stride`` and the support describe the local path and ``is_global`` is true (as ``rf.global``
-in the JSON contract, docs/cli.md). An output without spatial axes (classifier logits) is measured once, at the start size,
+in the JSON contract, docs/cli.md). An output without spatial axes (classifier logits) is measured once, at
+the start size,
 with all its entries summed and nothing detached: ``is_global`` is true when every input position influences
 it or a global op was seen (a valid strided stem may leave the last row unread); ``stride`` is then 0 (there
 is no neighbouring unit) and ``size`` spans the measured support.
