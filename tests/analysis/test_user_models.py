@@ -82,6 +82,17 @@ def test_position_mixing_is_global_with_local_geometry(name: str) -> None:
     assert any(n.startswith(op) and "global" in n for n in s["notes"]), s["notes"]
 
 
+@pytest.mark.parametrize("build", [um.GlobalNormNet, lambda: nn.Sequential(nn.Conv1d(1, 4, 3, padding=1),
+                                                                         nn.InstanceNorm1d(4))])
+def test_the_measurement_sees_statistics_over_positions(build: Any) -> None:
+    """The gradient cross-check linearises a norm with statistics over positions to x + mean(x): global too,
+    with the same local field, so analysis and measurement agree (they both missed it before)."""
+    model = build()
+    s = analyze(model, (1, 1, 32)).summary
+    r = empirical_rf(model, (1, 1, 32))
+    assert s["rf"]["global"] and r.is_global and list(r.size) == s["rf"]["size"] == [3]
+
+
 def test_token_mlp_no_longer_reported_global() -> None:
     """The silent wrong answer of the report: a conv -> token MLP -> conv toy is local (5 x 5 on 32 x 32)."""
     s = analyze(um.TokenMLP(), (1, 3, 32, 32)).summary

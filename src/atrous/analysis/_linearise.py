@@ -12,9 +12,10 @@ map whose input gradient is non-zero exactly where a path joins an input positio
   depthwise convolution with a constant kernel, since torch's ``AvgPool`` has no dilation); adaptive max
   pooling becomes adaptive average pooling and ``amax``/``amin`` become ``mean``;
 * normalisations (Batch, Instance, Layer, Group, RMS, LocalResponse) become the identity. For BatchNorm in
-  eval mode (a per-channel affine map) this changes no support. Instance, Group and Layer norm over spatial
-  axes make every output depend on the whole input through their statistics; that dependence is dropped on
-  purpose, because the analytic tracer treats normalisations as pointwise;
+  eval mode (a per-channel affine map) this changes no support. Instance and Group norm, and a Layer norm over
+  every spatial axis, make every output depend on the whole input through their statistics: they become
+  ``x + mean(x)`` over the spatial axes, that mean being a global operation (recorded, rescaled and, with
+  ``cut_global``, detached like a global pooling), as the analytic tracer makes them global;
 * a product or quotient of two tensors that both depend on the input becomes their sum (the same support for
   positive values, and no squaring of magnitudes at every gated layer).
 
@@ -33,6 +34,7 @@ path is measured.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -418,6 +420,9 @@ def _selects_channels(func: Callable[..., Any], args: tuple[Any, ...], kwargs: d
 
 
 _REDUCTION_FUNCS = frozenset(_collect(_REDUCTIONS, torch, Tensor))
+#: normalisations whose statistics can span the spatial axes
+_STATISTIC_NORMS = {f: name for name in ("instance_norm", "group_norm", "layer_norm")
+                    for f in _collect((name,), F, torch)}
 _ADAPTIVE_FUNCS = frozenset(_collect(_ADAPTIVE, F, torch, torch._C._nn))
 
 
@@ -468,6 +473,11 @@ class Linearised(TorchFunctionMode):
         if self.collapse and _selects_channels(func, tuple(args), kwargs, self.dims) \
                 and _name(func) not in self.channel_selections:
             self.channel_selections.append(_name(func))
+        statistic = self._spatial_statistic(func, tuple(args), kwargs)
+        if statistic is not None:
+            if _name(func) not in self.global_ops:
+                self.global_ops.append(_name(func))
+            return _input(args, kwargs) + self._cut(_rescaled(statistic, self.cut_global))
         if handler is not None:
             out = handler(func, tuple(args), kwargs)
         else:
@@ -481,6 +491,22 @@ class Linearised(TorchFunctionMode):
             else:
                 out = self._cut(_rescaled(out, self.cut_global))
         return out
+
+    def _spatial_statistic(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The mean over the spatial axes that a normalisation's statistics read, or None where they read none."""
+        try:
+            kind = _STATISTIC_NORMS.get(func)
+        except TypeError:
+            return None
+        x = _input(args, kwargs)
+        if kind is None or not _is_float(x) or x.dim() != 2 + self.dims or math.prod(x.shape[2:]) <= 1:
+            return None
+        if kind == "layer_norm":
+            shape = _arg(args, kwargs, 1, "normalized_shape", ())
+            if len(tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else (shape,)) < self.dims:
+                return None  # over channels (or the last axes only): no spatial statistic
+        with torch.no_grad() if not x.requires_grad else contextlib.nullcontext():
+            return x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
 
     def _cut(self, y: Any) -> Any:
         if self.cut_global and isinstance(y, Tensor) and y.is_floating_point():
