@@ -111,6 +111,7 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from atrous.analysis import _checks as checks
@@ -493,18 +494,19 @@ def _check_collapse(full: _Setup, sizes: tuple[int, ...]) -> list[str]:
 
 
 def _skip_channel_checks(work: nn.Module) -> None:
-    """Make the working copy's instance norms the identity they are linearised to anyway.
+    """Let the working copy's instance norms take one channel.
 
     ``nn.InstanceNorm*`` compares the input's channels with ``num_features`` in Python before calling
-    ``F.instance_norm`` (which the linearising mode would turn into the identity), so one channel fails there.
+    ``F.instance_norm``, so one channel fails there; the call itself (which the linearising mode rewrites as a
+    statistic over positions) works on any number of channels.
     """
     for m in work.modules():
         if isinstance(m, nn.modules.instancenorm._InstanceNorm):
-            m.forward = _same  # type: ignore[method-assign,assignment]
+            m.forward = _plain_instance_norm  # type: ignore[method-assign,assignment]
 
 
-def _same(x: Tensor) -> Tensor:
-    return x
+def _plain_instance_norm(x: Tensor) -> Tensor:
+    return F.instance_norm(x)
 
 
 def _quiet(message: str) -> None:
