@@ -402,7 +402,7 @@ def _slice(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> A
     start, end, _ = slice(int(start), int(end), step).indices(length)
     n = _shape(out)[d]
     factors = x.layout.spatial_in(d)
-    if not factors:
+    if not factors or (start == 0 and n == length and step == 1):
         return Val(x.node, x.layout.resize(d, n))
     tag = factors[0][0]
     if len(x.layout.dims[d]) != 1 or tag is None or tag[0] != "s":
@@ -826,7 +826,8 @@ def _unpool(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> 
 
 def _reduce(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> Any:
     x = _need(ctx, args[0])
-    dim = args[1] if len(args) > 1 and not isinstance(args[1], bool) else kwargs.get("dim")
+    at = 2 if ctx.op in ("linalg_vector_norm", "norm") else 1  # (x, ord, dim, keepdim) for norms
+    dim = args[at] if len(args) > at and not isinstance(args[at], bool) else kwargs.get("dim")
     if ctx.op in ("var", "std", "var_mean", "std_mean") and len(args) > 1 and isinstance(args[1], bool):
         dim = None
     dims = _dims(dim, x.rank)

@@ -152,6 +152,13 @@ class _Mode(TorchDispatchMode):  # type: ignore[no-untyped-call]
             except UnsupportedOpError as e:
                 result_value = Opaque(e)
                 self.result.opaque[self.ctx.name] = e
+            except AtrousError:
+                raise
+            except Exception as e:  # a mapping that does not expect these arguments: say so, never guess
+                err = self.ctx.unsupported(f"atrous failed to map its arguments ({type(e).__name__}: {e}); "
+                                           "please report this model")
+                result_value = Opaque(err)
+                self.result.opaque[self.ctx.name] = err
         self._record(func, args, out, result_value)
         return out
 
