@@ -99,12 +99,14 @@ class Context:
         self.result.ops[node] = self.label()
         return Val(node, layout)
 
-    def make_global(self, x: Val, layout: Layout, why: str) -> Val:
-        """Every output of this op depends on the whole input: a global node (the local path stays visible)."""
+    def make_global(self, x: Val, layout: Layout, why: str, reduces: bool = False) -> Val:
+        """Every output of this op depends on the whole input: a global node (the local path stays visible).
+        ``reduces``: the op pools the positions away (a global mean), so the map becomes 1 x 1; otherwise the
+        feature map keeps its size (attention, a global norm, a gate)."""
         if self._is_global(x.node):
             return Val(x.node, layout)
         kept = any(t is not None and n > 1 for d in layout.dims for t, n in d)
-        layer = rf.global_pool(self.result.graph.dims, broadcast=kept)
+        layer = rf.global_pool(self.result.graph.dims, broadcast=kept or not reduces)
         node = self.result.graph.add(layer, x.node, name=self.name)
         self.result.ops[node] = self.label()
         self.note(f"{self.op} in {self.where} {why}: every output depends on the whole input (global); the "
@@ -235,15 +237,20 @@ def combine(ctx: Context, vals: Sequence[Val], shape: tuple[int, ...]) -> Layout
     return Layout(tuple(dims))
 
 
-def mix(ctx: Context, x: Val, dims: list[int], why: str, layout: Layout | None = None) -> Val:
+def mix(ctx: Context, x: Val, dims: list[int], why: str,
+        layout: Layout | Callable[[Layout], Layout] | None = None, reduces: bool = False) -> Val:
     """``x`` after an op that mixes all positions along ``dims``: fine parts of a split axis are read whole (a
-    pooling window); whole or coarse spatial axes make the op global. ``layout`` (default: ``x``'s with the
-    mixed dimensions made plain) is the result's."""
+    pooling window); whole or coarse spatial axes make the op global. ``layout`` is the result's: a layout, a
+    function of ``x``'s layout once the fine parts are read (so a coarse part left elsewhere becomes whole there
+    too), or by default ``x``'s with the mixed dimensions made plain."""
     x = resolve_fine(ctx, x, dims)
     spatial = [d for d in dims if x.layout.spatial_in(d)]
-    target = layout if layout is not None else x.layout.drop_spatial(spatial)
+    if callable(layout):
+        target = layout(x.layout)
+    else:
+        target = layout if layout is not None else x.layout.drop_spatial(spatial)
     if spatial:
-        return ctx.make_global(x, target, why)
+        return ctx.make_global(x, target, why, reduces)
     return Val(x.node, target)
 
 
@@ -729,7 +736,7 @@ def _resize_axes(ctx: Context, x: Val, mode: str, align: bool | None, scales: li
             why.append(f"axis {a} ({length} -> {o})")
         per_axis[a] = spec
     if globals_:
-        return mix(ctx, x, [2 + axes.index(a) for a in globals_], "pools a whole axis", layout)
+        return mix(ctx, x, [2 + axes.index(a) for a in globals_], "pools a whole axis", layout, reduces=True)
     if why:
         ctx.bound(f"on {', '.join(why)} the window encloses the reads (a ratio that repeats only after more "
                   f"than {ctx.max_period} outputs, or bicubic weights that vanish at integer positions)")
@@ -833,15 +840,17 @@ def _reduce(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> 
     dims = _dims(dim, x.rank)
     first = out[0] if isinstance(out, (tuple, list)) else out
     shape = _shape(first)
-    if len(shape) == x.rank:
-        layout = x.layout
-        for d in dims:
-            layout = layout.resize(d, 1)
-    else:
-        layout = x.layout.remove(dims)
-    layout = Layout(tuple(d if math.prod(n for _, n in d) == s else ((None, s),)
-                          for d, s in zip(layout.dims, shape)))
-    y = mix(ctx, x, dims, "reduces over positions", layout.drop_spatial([]))
+
+    def reduced(layout: Layout) -> Layout:
+        if len(shape) == layout.rank:
+            for d in dims:
+                layout = layout.resize(d, 1)
+        else:
+            layout = layout.remove(dims)
+        return Layout(tuple(d if math.prod(n for _, n in d) == s else ((None, s),)
+                            for d, s in zip(layout.dims, shape)))
+
+    y = mix(ctx, x, dims, "reduces over positions", reduced, reduces=True)
     return tuple(y for _ in out) if isinstance(out, (tuple, list)) else y
 
 
@@ -851,14 +860,14 @@ def _along(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> A
     d = _dim(int(args[1]) if len(args) > 1 else int(kwargs.get("dim", -1)), x.rank)
     why = "accumulates along a spatial axis (its lookback is unbounded)" if ctx.op.startswith(("cum", "logcum")) \
         else "normalises or orders along positions"
-    y = mix(ctx, x, [d], why, x.layout)
+    y = mix(ctx, x, [d], why, lambda layout: layout)
     return tuple(y for _ in out) if isinstance(out, (tuple, list)) else y
 
 
 def _statistics(ctx: Context, x: Val, dims: list[int], out: Any) -> Any:
     """A normalisation whose statistics span ``dims``: global where they hold positions (the statistics then
     come from the whole input); the mean and deviation outputs carry the same node."""
-    y = mix(ctx, x, dims, "normalises with statistics over positions", x.layout)
+    y = mix(ctx, x, dims, "normalises with statistics over positions", lambda layout: layout)
     if isinstance(out, (tuple, list)):
         rest = [Val(y.node, Layout.plain(_shape(t))) if isinstance(t, torch.Tensor) else Const() for t in out[1:]]
         return (y, *rest)
