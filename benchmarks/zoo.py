@@ -149,7 +149,9 @@ def _module_for(summary: dict[str, Any], analysis: Any, model: Any) -> str | Non
     last = summary.get("last_spatial", {}).get("node")
     if traced is None or last is None:
         return None
-    index = getattr(traced, "aliases", {}).get(last)
+    graph = getattr(traced, "graph", None)
+    index = graph.index(last) if graph is not None and last in getattr(graph, "_names", ()) else \
+        getattr(traced, "aliases", {}).get(last)
     names = dict(model.named_modules())
     if index is None:
         return last if last in names else None
