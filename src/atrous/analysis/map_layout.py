@@ -318,9 +318,12 @@ def _matmul(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -> 
     vals = [v for v in (a, b) if isinstance(v, Val)]
     if isinstance(a, Val) and isinstance(b, Val):
         if any(v.layout.spatial_in(d) for v in vals for d in range(v.rank)):
-            merged = ctx.merge(vals, "mul", Layout.plain(shape))
-            return ctx.make_global(merged, Layout.plain(shape),
-                                   "multiplies two input-dependent tensors over positions (attention)")
+            why = "multiplies two input-dependent tensors over positions (attention)"
+            # the right operand (keys, values) reaches every output through the product: summarised globally,
+            # so that a key path at another resolution (PVT's spatial reduction) does not set the map's size
+            summary = ctx.make_global(b, Layout.plain(b.shape), why, reduces=True)
+            merged = ctx.merge([a, summary], "mul", Layout.plain(shape))
+            return ctx.make_global(merged, Layout.plain(shape), why)
         return ctx.merge(vals, "mul", Layout.plain(shape))
     if isinstance(a, Val):
         y = mix(ctx, a, [a.rank - 1], "contracts a dimension that holds positions")
@@ -343,10 +346,14 @@ def _attention(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) 
     shape = _shape(first)
     base = q if isinstance(q, Val) else vals[0]
     layout = base.layout.broadcast(shape) if base.rank == len(shape) else Layout.plain(shape)
-    merged = ctx.merge(vals, "mul", layout)
     keys = k if isinstance(k, Val) else v
-    if isinstance(keys, Val) and keys.layout.spatial_in(keys.rank - 2):
-        merged = ctx.make_global(merged, layout, "attends over positions")
+    attends = isinstance(keys, Val) and keys.layout.spatial_in(keys.rank - 2)
+    why = "attends over positions"
+    others = [ctx.make_global(t, Layout.plain(t.shape), why, reduces=True) if attends else t
+              for t in vals if t is not base]
+    merged = ctx.merge([base, *others], "mul", layout)
+    if attends:
+        merged = ctx.make_global(merged, layout, why)
     if isinstance(out, (tuple, list)):
         return (merged, *(Const() for _ in out[1:]))
     return merged
