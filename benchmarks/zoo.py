@@ -237,6 +237,9 @@ def cross_check(model: Any, shapes: list[tuple[int, ...]], out: Any, analyze: An
     if spatial:
         node, reference = None, summary
     elif summary["rf"].get("global") and "last_spatial" in summary:
+        if summary["last_spatial"].get("layout", "standard") != "standard":
+            return {**check, "result": "not checked (the last spatial map is not laid out batch, channels, "
+                                       "*spatial, as the measurement reads a module's output)"}
         node = _module_for(summary, analysis, model)
         if node is None:
             return {**check, "result": "not checked (the last spatial map is not the output of a module)"}

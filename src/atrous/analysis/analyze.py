@@ -165,6 +165,7 @@ def _summary(traced: TracedModel, target: int, rows: bool = True) -> dict[str, A
             inner = summarize(graph, traced.input_size)
             inner["rf"]["exact"] = traced.exact(spatial)
             summary["last_spatial"] = {"node": graph.nodes[spatial].name, "rf": inner["rf"],
-                                       "support": inner["support"], "gridding": inner["gridding"]}
+                                       "support": inner["support"], "gridding": inner["gridding"],
+                                       "layout": "standard" if spatial in traced.standard_nodes else "other"}
         graph.set_output(target)
     return summary

@@ -31,6 +31,8 @@ class TracedModel:
     notes: list[str] = field(default_factory=list)
     #: receptive-field nodes whose tensor holds every spatial axis whole (candidates for "last spatial map")
     spatial_nodes: set[int] = field(default_factory=set)
+    #: the spatial nodes laid out (batch, channels, *spatial), as modules' outputs are measured with gradients
+    standard_nodes: set[int] = field(default_factory=set)
     #: outputs, modules and op sites that depend on an operation atrous cannot map, with the reason
     opaque: dict[str, Exception] = field(default_factory=dict)
     #: nodes whose layer is a sound enclosing bound rather than the exact field, with the reason

@@ -170,6 +170,8 @@ class _Mode(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 self.bind(t, v)
                 if isinstance(v, Val) and _whole(v, self.result.input_size):
                     self.result.spatial_nodes.add(v.node)
+                    if _standard(v, self.result.input_size):
+                        self.result.standard_nodes.add(v.node)
         if _writes_first_argument(func) and args and isinstance(args[0], torch.Tensor):
             target = args[0]
             new = vals[0] if vals else Const()
@@ -244,11 +246,19 @@ def _writes_first_argument(func: Any) -> bool:
 
 
 def _whole(v: Val, input_size: tuple[int, ...]) -> bool:
-    """Whether ``v`` is a feature map: every input axis longer than 1 is still there, whole and longer than 1
-    (a 1 x 1 map after global pooling is not one)."""
+    """Whether ``v`` is a feature map: every input axis longer than 1 is still there, whole and longer than 1 (a
+    1 x 1 map after global pooling is not one), in any layout (channels-last and token layouts too)."""
     sizes = {t: n for d in v.layout.dims for t, n in d if t is not None}
     return all(sizes.get(("s", a), 0) > 1 for a, n in enumerate(input_size) if n > 1) and \
         all(t[0] == "s" for t in sizes)
+
+
+def _standard(v: Val, input_size: tuple[int, ...]) -> bool:
+    """Whether ``v`` is laid out ``(batch, channels, *spatial)``, as a gradient measurement reads a map."""
+    dims = v.layout.dims
+    if len(dims) != 2 + len(input_size) or any(t is not None for d in dims[:2] for t, _ in d):
+        return False
+    return all(len(d) == 1 and d[0][0] == ("s", a) for a, d in enumerate(dims[2:]))
 
 
 def _outputs(result: TracedModel, mode: _Mode, value: Any, prefix: str = "") -> None:
