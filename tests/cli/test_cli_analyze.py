@@ -67,3 +67,25 @@ def test_analyze_empirical_cross_check(capsys):
 def test_analyze_bad_input_exits_2_with_one_line(capsys, argv, match):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == "" and match in err and len(err.strip().splitlines()) == 1
+
+
+def test_analyze_falls_back_to_the_measurement_and_says_why(capsys):
+    """A forward pass that branches on the data cannot be traced: one line on stderr says why, and the answer is
+    the gradient measurement, labelled as such (1 + 2 * (1 + 2 + 4) = 15)."""
+    code = main(["analyze", "_cli_models:branchy", "--input-shape", "1,1,64", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "no exact analysis" in err and "measuring the receptive field with gradients" in err
+    data = json.loads(out)
+    assert data["method"] == "empirical" and data["rf"]["size"] == [15] and data["input_shape"] == [1, 1, 64]
+
+
+def test_analyze_several_outputs_and_output_flag(capsys):
+    assert main(["analyze", "_cli_models:pyramid", "--input-shape", "1,1,32", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["output"] == "fine" and set(data["outputs"]) == {"fine", "coarse"}
+    assert data["rf"]["size"] == [3] and any("returns 2 outputs" in n for n in data["notes"])
+    assert main(["analyze", "_cli_models:pyramid", "--input-shape", "1,1,32", "--output", "coarse", "--json"]) == 0
+    coarse = json.loads(capsys.readouterr().out)
+    assert coarse["output"] == "coarse" and coarse["rf"]["size"] == [5] and coarse["rf"]["stride"] == [2]
+    assert main(["analyze", "_cli_models:pyramid", "--input-shape", "1,1,32", "--output", "nope"]) == 2
+    assert "output must be one of the model's outputs" in capsys.readouterr().err

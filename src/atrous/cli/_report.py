@@ -38,7 +38,9 @@ def summary_lines(s: dict[str, Any], show_holes: bool = False) -> list[str]:
         lines.append("alignment        " + ("all merges aligned" if s["aligned"] else "NOT aligned"))
     lines.extend(f"  - {m}" for m in s.get("alignment", []))
     grid = s["gridding"]
-    lines.append("gridding         " + ("HDC ok" if grid["hdc_ok"] else "HDC fails"))
+    verdict = "not checked (measured, not traced)" if s.get("method") == "empirical" else \
+        "HDC ok" if grid["hdc_ok"] else "HDC fails"
+    lines.append("gridding         " + verdict)
     lines.extend(f"  - {m}" for m in grid["messages"])
     if show_holes:
         for a, ax in enumerate(s["support"].get("per_axis", [])):

@@ -121,6 +121,7 @@ def _empirical_only(model: Any, shape: tuple[int, ...], node: str | None, why: s
     data.setdefault("gridding", {"hdc_ok": False, "messages": []})
     data["gridding"]["messages"] = [f"not traced ({why}); gridding rules were not checked"]
     data.update({"layers": [], "nodes": [], "aligned": None, "alignment": [], "node": node or "output",
+                 "input_shape": list(shape),
                  "output": None, "notes": ["measured, not traced: rf and support come from the gradient measurement "
                                            "of a linearised copy of the model"]})
     return data
