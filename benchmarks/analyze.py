@@ -1,4 +1,4 @@
-"""Analysing ResNet-50: the torch.fx analysis vs the gradient cross-check, in one process.
+"""Analysing ResNet-50: the traced analysis vs the gradient cross-check, in one process.
 
     python benchmarks/analyze.py [--json] [--repeats N]
 
