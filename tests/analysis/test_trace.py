@@ -129,6 +129,9 @@ def test_pixel_shuffle_and_align_corners_are_exact():
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.PixelShuffle(2), nn.UpsamplingBilinear2d(scale_factor=2))
     s = analyze(net, (1, 1, 16, 16)).summary
     assert s["rf"]["exact"] and s["rf"]["global"] is False
+    # 28 -> 56 with align_corners=True: stride 27/55, which changes with the input size, and the summary says so
+    assert s["size_dependent"] and "align_corners=True, 28 -> 56" in s["size_dependent"][0]
+    assert analyze(nn.Sequential(nn.Conv2d(1, 1, 3)), (1, 1, 16, 16)).summary["size_dependent"] == []
 
 
 def test_data_dependent_model_suggests_empirical():

@@ -91,6 +91,7 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
     summary["graph_node"] = graph.nodes[target].name
     summary["notes"] = [*summary.get("notes", []), *traced.notes, *notes]
     summary["input_shape"] = list(traced.input_shape)
+    summary["size_dependent"] = list(dict.fromkeys(traced.size_dependent))
     return Analysis(traced, target, summary)
 
 

@@ -205,6 +205,10 @@ def _resize_axes(ctx: Context, x: Val, mode: str, align: bool | None, scales: li
         spec, ok = rational_layer(length, o, mode, align, float(scale) if scale else None, ctx.max_period)
         if not ok:
             why.append(f"axis {a} ({length} -> {o})")
+        if align and (o - 1) % (length - 1) and (length - 1) % (o - 1):
+            ctx.result.size_dependent.append(f"{ctx.op} in {ctx.where} (align_corners=True, {length} -> {o})")
+            ctx.note(f"{ctx.op} in {ctx.where} uses align_corners=True: its stride ({length - 1}/{o - 1}) depends "
+                     "on the input size; the field is exact at this size and differs at others")
         per_axis[a] = spec
     if globals_:
         return mix(ctx, x, [2 + axes.index(a) for a in globals_], "pools a whole axis", layout, reduces=True)

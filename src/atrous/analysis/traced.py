@@ -35,6 +35,8 @@ class TracedModel:
     standard_nodes: set[int] = field(default_factory=set)
     #: outputs, modules and op sites that depend on an operation atrous cannot map, with the reason
     opaque: dict[str, Exception] = field(default_factory=dict)
+    #: ops whose stride depends on the input size (align_corners=True at a non-integer ratio)
+    size_dependent: list[str] = field(default_factory=list)
     #: nodes whose layer is a sound enclosing bound rather than the exact field, with the reason
     bounds: dict[int, str] = field(default_factory=dict)
 
