@@ -264,6 +264,17 @@ def cross_check(model: Any, shapes: list[tuple[int, ...]], out: Any, analyze: An
     check["how"] = how
     check["analytic"] = _rf_brief(reference["rf"], reference["support"])
     check["measured"] = _rf_brief(measured["rf"], measured["support"])
+    if reference["rf"].get("exact", True) is False:
+        # a labelled bound must enclose what is measured: no axis wider, no more inputs read
+        a, m = reference["rf"], measured["rf"]
+        diffs = [f"measured size {m['size']} exceeds the bound {a['size']}"] if any(
+            ms > bs for ms, bs in zip(m["size"], a["size"])) else []
+        if measured["support"]["taps"] > reference["support"]["taps"]:
+            diffs.append(f"measured taps {measured['support']['taps']} exceed the bound's "
+                         f"{reference['support']['taps']}")
+        check["diffs"] = diffs
+        check["result"] = "DISAGREE" if diffs else "agree (encloses)"
+        return check
     diffs = compare(reference, measured)
     check["diffs"] = diffs
     check["result"] = "DISAGREE" if diffs else "agree"
@@ -527,7 +538,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {"models": len(records), "verdicts": counts,
             "analysed_pct": round(100 * analysed / len(records), 1) if records else 0.0,
-            "agree": checks.count("agree"), "disagree": checks.count("DISAGREE"),
+            "agree": sum(c.startswith("agree") for c in checks), "disagree": checks.count("DISAGREE"),
             "not_checked": sum(c.startswith("not checked") for c in checks),
             "tracebacks": counts["error"] + counts["crash"],
             "silent_output_choice": sum(output_note(r) is not None for r in records),
