@@ -115,3 +115,21 @@ def test_several_outputs_are_all_analysed_and_said(cls: type[nn.Module]) -> None
         assert not any("returns 2 outputs" in n for n in chosen["notes"])
     with pytest.raises(ConfigError, match=r"output must be one of the model's outputs \(.*\) or an index"):
         analyze(model, (1, 3, 32, 32), output="nope")
+
+
+def test_an_output_that_cannot_be_mapped_is_listed_with_its_reason() -> None:
+    """Two outputs, the second behind a spatial flip: the first is analysed, and the summary still says the model
+    returns two, listing the second with the reason instead of dropping it."""
+
+    class Two(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            y = self.conv(x)
+            return y, y.flip(-1)
+
+    s = analyze(Two(), (1, 3, 16, 16)).summary
+    assert s["output"] == "0" and s["rf"]["size"] == [3, 3]
+    assert "flip" in s["outputs"]["1"]["error"] and any("returns 2 outputs" in n for n in s["notes"])

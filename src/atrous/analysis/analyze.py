@@ -77,15 +77,18 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
                               "(unreachable); pick a module the forward pass runs")
         target = traced.resolve(node)
     summary = _summary(traced, target)
-    if node is None and len(traced.outputs) + len([k for k in traced.opaque if k in _output_names(traced)]) > 1:
+    if node is None and len(traced.output_keys) > 1:
         summary["outputs"] = {}
         for key, n in traced.outputs.items():
             inner = _summary(traced, n, rows=False)
             summary["outputs"][key] = {"rf": inner["rf"], "support": inner["support"]}
         if output is None:
-            notes.append(f"the model returns {len(traced.outputs)} outputs ({', '.join(traced.outputs)}); the fields "
-                         f"above describe output {chosen!r}; pick another with output= (--output), and see "
-                         "'outputs' for all of them")
+            keys = traced.output_keys
+            notes.append(f"the model returns {len(keys)} outputs ({', '.join(keys)}); the fields above describe "
+                         f"output {chosen!r}; pick another with output= (--output), and see 'outputs' for all of them")
+        for key in traced.output_keys:
+            if key not in traced.outputs:  # an output behind an op atrous cannot map: listed with the reason
+                summary["outputs"][key] = {"error": str(traced.opaque[key])}
     summary["node"] = node or "output"
     summary["output"] = chosen
     summary["graph_node"] = graph.nodes[target].name
@@ -93,10 +96,6 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
     summary["input_shape"] = list(traced.input_shape)
     summary["size_dependent"] = list(dict.fromkeys(traced.size_dependent))
     return Analysis(traced, target, summary)
-
-
-def _output_names(traced: TracedModel) -> set[str]:
-    return set(traced.outputs) | {k for k in traced.opaque if k == "output" or k.split(".")[0].isdigit()}
 
 
 def _pick_output(traced: TracedModel, output: str | int | None) -> str:

@@ -68,14 +68,6 @@ class Layout:
                 return d
         return None
 
-    def axis_length(self, axis: int) -> int | None:
-        """The length of whole axis ``axis`` (``None`` if it is split or gone)."""
-        for dim in self.dims:
-            for t, n in dim:
-                if t == ("s", axis):
-                    return n
-        return None
-
     def replace(self, dim: int, factors: Dim) -> Layout:
         return Layout((*self.dims[:dim], factors, *self.dims[dim + 1:]))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from atrous import rf
-from atrous.analysis.axes import Layout
 from atrous.errors import ConfigError
 
 __all__ = ["TracedModel"]
@@ -26,7 +25,8 @@ class TracedModel:
     ops: dict[int, str] = field(default_factory=dict)
     #: output name -> receptive-field node ("output" for a single tensor; dict keys or tuple positions)
     outputs: dict[str, int] = field(default_factory=dict)
-    output_layouts: dict[str, Layout] = field(default_factory=dict)
+    #: every output that depends on the input, in the order the model returns them (opaque ones included)
+    output_keys: list[str] = field(default_factory=list)
     #: things the user should know: input-size dependent pooling, global operations, ...
     notes: list[str] = field(default_factory=list)
     #: receptive-field nodes whose tensor holds every spatial axis whole (candidates for "last spatial map")

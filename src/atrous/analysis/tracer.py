@@ -264,9 +264,10 @@ def _standard(v: Val, input_size: tuple[int, ...]) -> bool:
 def _outputs(result: TracedModel, mode: _Mode, value: Any, prefix: str = "") -> None:
     if isinstance(value, torch.Tensor):
         v = mode.value(value)
+        if isinstance(v, (Val, Opaque)):
+            result.output_keys.append(prefix or "output")
         if isinstance(v, Val):
             result.outputs[prefix or "output"] = v.node
-            result.output_layouts[prefix or "output"] = v.layout
         elif isinstance(v, Opaque):
             result.opaque[prefix or "output"] = v.error
     elif isinstance(value, dict):
