@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from statistics import median
@@ -21,6 +20,7 @@ from statistics import median
 import torch
 import torchvision
 
+from _machine import cpu_model, git_commit
 from atrous.analysis.analyze import analyze
 from atrous.analysis.empirical import empirical_rf
 
@@ -29,12 +29,7 @@ TARGET_RATIO = 20.0
 
 
 def environment() -> dict[str, object]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    commit, cpu = git_commit(), cpu_model()
     return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "threads": torch.get_num_threads(), "cpu": cpu, "commit": commit,
             "allocator": os.environ.get("GLIBC_TUNABLES", "glibc default")}

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -30,6 +29,7 @@ from statistics import median
 import torch
 from torch import nn
 
+from _machine import cpu_model, git_commit
 from atrous.analysis.empirical import EmpiricalRF, empirical_rf
 
 TARGET_S = 30.0
@@ -79,12 +79,7 @@ METHODS = {"default": None, "full": False, "checked": True}
 
 
 def environment() -> dict[str, object]:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    commit, cpu = git_commit(), cpu_model()
     return {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu": cpu, "commit": commit, "load_average": list(os.getloadavg()),
             "allocator": os.environ.get("GLIBC_TUNABLES", "glibc default")}

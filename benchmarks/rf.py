@@ -15,13 +15,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import timeit
 from statistics import median
 
 import numpy as np
 
+from _machine import cpu_model, git_commit
 from atrous import rf
 from atrous.rf.presets import spliceai, wavenet
 
@@ -77,15 +77,7 @@ def measure(fn, repeats: int) -> tuple[float, float, float]:
 
 
 def environment() -> dict[str, object]:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    except OSError:
-        commit = ""
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    commit, cpu = git_commit(), cpu_model()
     return {"python": platform.python_version(), "numpy": np.__version__, "cpu": cpu,
             "cpus": os.cpu_count(), "commit": commit, "atrous": __import__("atrous").__version__}
 

@@ -38,6 +38,8 @@ import traceback
 from statistics import median
 from typing import Any
 
+from _machine import cpu_model, git_commit
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_JSON = os.path.join(HERE, "results", "zoo.json")
@@ -503,17 +505,7 @@ def environment() -> dict[str, Any]:
     import torch
     import torchvision
 
-    def commit() -> str:
-        try:
-            return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                  check=True, cwd=ROOT).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            return "unknown"
-
-    cpu = ""
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    commit, cpu = git_commit(), cpu_model()
     try:
         from importlib.metadata import version
 
@@ -523,7 +515,7 @@ def environment() -> dict[str, Any]:
     return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
             "timm": timm.__version__, "smp": segmentation_models_pytorch.__version__, "pytorch_tcn": tcn,
             "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or torch.get_num_threads(), "cpu": cpu,
-            "cores": os.cpu_count(), "commit": commit(), "date": time.strftime("%Y-%m-%d %H:%M")}
+            "cores": os.cpu_count(), "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M")}
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
