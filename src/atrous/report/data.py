@@ -9,7 +9,69 @@ import numpy as np
 
 from atrous.analysis.erf import ERF
 
-__all__ = ["Frequency", "ReportData"]
+__all__ = ["Field", "Frequency", "Layer", "ReportData", "RunInfo"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """The receptive field of the node the spatial sections describe, read once from the analysis summary.
+
+    For a classifier (a global operation at the output) this is the last spatial map before it, and ``is_global``
+    says that the output itself reads everything."""
+
+    node: str
+    size: tuple[int, ...]
+    stride: tuple[float, ...]
+    offset: tuple[float, ...]
+    start: tuple[float, ...]
+    exact: bool
+    is_global: bool  # the output (not this map) depends on the whole input
+    taps: int
+    holes: int
+    coverage: float
+    extent: tuple[int, ...]
+    hdc_ok: bool
+    gridding: tuple[str, ...]  # the gridding messages
+    lookback: tuple[int, ...] | None  # 1-D stacks: past samples read by the newest output
+    lookahead: tuple[int, ...] | None  # 1-D stacks: future samples read (0: causal)
+
+    @property
+    def dims(self) -> int:
+        return len(self.size)
+
+    @property
+    def causal(self) -> bool:
+        """A 1-D field that reads no future sample."""
+        return self.dims == 1 and self.lookahead is not None and max(self.lookahead) <= 0
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One row of the per-layer table: a traced node that changes the geometry (module path, kernel, ...)."""
+
+    name: str
+    op: str
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    rf: tuple[float, ...]
+    jump: tuple[float, ...]
+    offset: tuple[float, ...]  # input coordinate of the centre of output 0's field
+    coverage: float
+    length: tuple[int, ...] | None  # output size along each axis
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a report of a trained checkpoint says of its run."""
+
+    task: str
+    model: str
+    step: int | None
+    epoch: int | None
+    metric: str | None
+    value: float | None
+    model_args: dict[str, Any]
 
 
 @dataclass
@@ -46,6 +108,23 @@ class ReportData:
     data_free: np.ndarray | None
     frequency: list[Frequency] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings the model's own code raised, and other remarks
+    run: RunInfo | None = None
+
+    @property
+    def field(self) -> Field | None:
+        """The typed receptive field of the described node (None when the model could not be analysed)."""
+        return field_of(self.summary) if self.summary is not None else None
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The per-layer table: every traced node that has a kernel (convolution, pooling, padding, resize)."""
+        return layers_of(self.summary) if self.summary is not None else []
+
+    @property
+    def max_dilation(self) -> int:
+        """The largest dilation of any layer (1: the model has no dilated layer)."""
+        return max((max(layer.dilation) for layer in self.layers), default=1)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.summary or {})
@@ -64,3 +143,41 @@ class ReportData:
         out["recommendations"] = list(self.advice)
         out["source"] = self.source
         return out
+
+
+def field_of(summary: dict[str, Any]) -> Field:
+    """The :class:`Field` of an ``atrous analyze`` object (its last spatial map for a classifier)."""
+    part = summary["last_spatial"] if summary["rf"]["global"] and "last_spatial" in summary else summary
+    rf, sup, grid = part["rf"], part["support"], part["gridding"]
+    size = tuple(int(v) for v in rf["size"])
+    start = rf.get("start")
+    return Field(
+        node=str(part["node"] if part is not summary else summary.get("graph_node", "output")), size=size,
+        stride=tuple(float(v) for v in rf["stride"]), offset=tuple(float(v) for v in rf["offset"]),
+        start=tuple(float(v) for v in start) if start is not None else
+        tuple(float(o) - (n - 1) / 2 for o, n in zip(rf["offset"], size)),
+        exact=bool(rf.get("exact", True)), is_global=bool(summary["rf"]["global"]), taps=int(sup["taps"]),
+        holes=int(sup["holes"]), coverage=float(sup["coverage"]),
+        extent=tuple(int(v) for v in sup.get("extent", size)), hdc_ok=bool(grid["hdc_ok"]),
+        gridding=tuple(grid["messages"]),
+        lookback=tuple(int(v) for v in rf["lookback"]) if "lookback" in rf else None,
+        lookahead=tuple(int(v) for v in rf["lookahead"]) if "lookahead" in rf else None,
+    )
+
+
+def layers_of(summary: dict[str, Any]) -> list[Layer]:
+    """The :class:`Layer` rows of an ``atrous analyze`` object, in graph order."""
+    out = []
+    for row in summary.get("layers", []):
+        if row.get("kernel") is None:  # merges, pointwise and layout nodes
+            continue
+        length = row.get("length")
+        out.append(Layer(
+            name=str(row["name"]), op=str(row.get("op", "")), kernel=tuple(int(v) for v in row["kernel"]),
+            stride=tuple(int(v) for v in row["stride"]), dilation=tuple(int(v) for v in row["dilation"]),
+            rf=tuple(float(v) for v in row["rf"]), jump=tuple(float(v) for v in row["jump"]),
+            offset=tuple(float(v) for v in row.get("offset", [0] * len(row["rf"]))),
+            coverage=float(row.get("coverage", 1.0)),
+            length=tuple(int(v) for v in length) if length is not None else None,
+        ))
+    return out
