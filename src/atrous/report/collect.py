@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,8 @@ from torch import nn
 from atrous import rf
 from atrous.analysis.erf import ERF, effective_rf, path_count_erf
 from atrous.errors import AtrousError, UnsupportedOpError
-from atrous.report.data import Frequency, ReportData
+from atrous.report.data import Frequency, ReportData, RunInfo
+from atrous.report.explorer import explore
 from atrous.report.recommend import recommendations
 
 __all__ = ["collect"]
@@ -68,6 +71,20 @@ def _growth(summary: dict[str, Any]) -> list[tuple[str, str, list[float]]]:
     return [(row["name"], str(row["op"]), [float(v) for v in row["rf"]]) for row in summary["layers"]]
 
 
+@contextmanager
+def _noted(notes: list[str]) -> Iterator[None]:
+    """Record the warnings the model's own code raises as notes (shown in the page, one line on a terminal)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                text = f"{w.category.__name__}: {w.message}"
+                if text not in notes:
+                    notes.append(text)
+
+
 def collect(
     model: nn.Module,
     input_shape: Sequence[int],
@@ -80,9 +97,23 @@ def collect(
     device: str = "cpu",
     erf: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    run: RunInfo | None = None,
 ) -> ReportData:
     """Analyse ``model`` and measure its ERF; failures of one part are recorded, not raised, when the other
-    part can still be shown (an untraceable model still gets its ERF, and the reverse)."""
+    part can still be shown (an untraceable model still gets its ERF, and the reverse).
+
+    Warnings raised by the model's own code are recorded in ``notes`` instead of being printed."""
+    notes: list[str] = []
+    with _noted(notes):
+        data = _collect(model, input_shape, source, node, samples, inits, seed, device, erf, progress)
+    data.notes = notes
+    data.run = run
+    data.advice = recommendations(data)
+    return data
+
+
+def _collect(model: nn.Module, input_shape: Sequence[int], source: str, node: str | None, samples: int, inits: int,
+             seed: int, device: str, erf: bool, progress: Callable[[int, int], None] | None) -> ReportData:
     from atrous.analysis.analyze import analyze
 
     shape = tuple(int(n) for n in input_shape)
@@ -112,7 +143,9 @@ def collect(
                       support_origin=None, erf=measured, erf_error=erf_error, data_free=None)
     if summary is not None and graph is not None:
         _fill_from_analysis(data, analysis, model, shape, measured)
-    data.advice = recommendations(data)
+        described = data.field.node if data.field is not None else None
+        target = graph.index(described) if described in graph._names else analysis.node
+        data.explorer = explore(graph, summary["layers"], target, analysis.traced.input_size)
     return data
 
 

@@ -1,141 +1,179 @@
-"""One self-contained HTML page: tables, advice and inline SVG figures (no scripts, no network)."""
+"""The report as HTML: one self-contained page (inline CSS, script, data and SVG figures; no network).
+
+``render_fragment(data)`` is the part a notebook shows inline (``_repr_html_``); ``render_html(data)`` wraps it in a
+document. The interactive explorer (pick a node and an output unit, see the inputs it reads) is ``page.js`` over the
+data of :mod:`atrous.report.explorer`.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
+import hashlib
+import json
 from collections.abc import Callable
-from typing import Any
+from importlib import resources
 
 from atrous._version import __version__
 from atrous.report.data import ReportData
-from atrous.report.plots import erf_figure, frequency_figure, growth_figure, support_figure
+from atrous.report.sections import (
+    axes,
+    e,
+    erf_table,
+    frequency_table,
+    layer_table,
+    run_table,
+    summary_table,
+)
 
-__all__ = ["render_html"]
+__all__ = ["render_fragment", "render_html"]
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
-     color:#1d2330;line-height:1.45;padding:0 1rem}
-h1{font-size:1.5rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde}
-.sub{color:#667;margin-top:0} table{border-collapse:collapse;margin:.5rem 0}
-td,th{border:1px solid #dde;padding:.25rem .6rem;text-align:left;font-variant-numeric:tabular-nums}
-th{background:#f3f5fa} .bad{color:#b3261e;font-weight:600} .ok{color:#1b7a3a;font-weight:600}
-.warn{color:#a05a00;font-weight:600} figure{margin:.8rem 0} img{max-width:100%;height:auto}
-figcaption{color:#556;font-size:.9rem} ul.advice li{margin:.3rem 0} code{background:#f3f5fa;padding:0 .2rem}
+.atrous-report{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2330;line-height:1.45;
+  max-width:1100px;margin:0 auto}
+.atrous-report h1{font-size:1.5rem;margin-bottom:.2rem}
+.atrous-report h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde}
+.atrous-report .sub{color:#667;margin-top:0}
+.atrous-report table{border-collapse:collapse;margin:.5rem 0}
+.atrous-report td,.atrous-report th{border:1px solid #dde;padding:.25rem .6rem;text-align:left;
+  font-variant-numeric:tabular-nums;vertical-align:top}
+.atrous-report th{background:#f3f5fa}
+.atrous-report .bad{color:#b3261e;font-weight:600} .atrous-report .ok{color:#1b7a3a;font-weight:600}
+.atrous-report .warn{color:#a05a00;font-weight:600}
+.atrous-report figure{margin:.8rem 0} .atrous-report img{max-width:100%;height:auto}
+.atrous-report figcaption{color:#556;font-size:.9rem}
+.atrous-report code{background:#f3f5fa;padding:0 .2rem;overflow-wrap:anywhere}
+.atrous-report .scroll{max-height:28rem;overflow:auto;border:1px solid #dde}
+.atrous-report table.layers{margin:0;font-size:.85rem;width:100%}
+.atrous-report table.layers thead th{position:sticky;top:0}
+.atrous-report table.layers tr[data-node]{cursor:pointer}
+.atrous-report table.layers tr[data-node]:hover td{background:#eef4fc}
+.atrous-report .explore{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.atrous-report .controls{flex:1 1 260px;min-width:240px;max-width:340px}
+.atrous-report .controls select,.atrous-report .controls input{width:100%;box-sizing:border-box}
+.atrous-report .controls label{display:block;margin:.5rem 0 .2rem;font-size:.9rem;color:#445}
+.atrous-report .panel{flex:2 1 420px;min-width:300px}
+.atrous-report canvas{border:1px solid #cfd5e3;max-width:100%;image-rendering:pixelated;display:block}
+.atrous-report canvas.atrous-output{cursor:crosshair}
+.atrous-report .atrous-info{font-size:.9rem;margin-top:.5rem;overflow-wrap:anywhere}
+.atrous-report .notes li{color:#5a4a00}
 """
 
-
-def _e(value: object) -> str:
-    return html.escape(str(value))
-
-
-def _axes(values: Any) -> str:
-    return " × ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
-
-
-def _table(rows: list[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+_NO_SCRIPT = ("<noscript><p class=\"warn\">The explorer needs JavaScript; the tables and figures below do "
+              "not.</p></noscript>")
 
 
 def _figure(draw: Callable[[ReportData], str], data: ReportData, alt: str, caption: str) -> str:
     svg = draw(data)
     uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    return f'<figure><img src="{uri}" alt="{_e(alt)}"><figcaption>{_e(caption)}</figcaption></figure>'
+    return f'<figure><img src="{uri}" alt="{e(alt)}"><figcaption>{e(caption)}</figcaption></figure>'
 
 
-def _verdict(ok: bool | None, yes: str, no: str) -> str:
-    if ok is None:
-        return '<span class="warn">unknown</span>'
-    return f'<span class="ok">{_e(yes)}</span>' if ok else f'<span class="bad">{_e(no)}</span>'
+def _root_id(data: ReportData) -> str:
+    digest = hashlib.sha1(f"{data.source}{data.input_shape}{id(data)}".encode()).hexdigest()[:10]
+    return f"atrous-{digest}"
 
 
-def _summary(data: ReportData) -> str:
-    s = data.summary
-    if s is None:
-        return f'<p class="bad">The model could not be traced: {_e(data.analysis_error)}</p>'
-    part = s["last_spatial"] if s["rf"]["global"] and "last_spatial" in s else s
-    rf, sup, grid = part["rf"], part["support"], part["gridding"]
-    rows = [
-        ("analysed node", _e(part.get("node", s.get("graph_node", "output")))),
-        ("receptive field", _e(_axes(rf["size"])) + (" (+ global path at the output)" if s["rf"]["global"] else "")),
-        ("stride (jump)", _e(_axes(rf["stride"]))),
-        ("centre of output 0", _e(_axes(rf["offset"]))),
-        ("coverage", f"{sup['taps']} inputs read, {sup['holes']} holes ({sup['coverage']:.1%})"),
-        ("alignment", _verdict(s.get("aligned"), "all merges aligned", "misaligned merges")),
-        ("HDC verdict", _verdict(grid["hdc_ok"], "passes", "fails")),
-    ]
-    border = s.get("gridding", {}).get("border_layers")
-    if border:
-        rows.append(("border layers", _e(", ".join(border))))
-    return _table(rows)
+def _explorer(data: ReportData) -> str:
+    if data.explorer is None or not data.explorer.nodes:
+        return ""
+    payload = json.dumps(data.explorer.as_json(), separators=(",", ":")).replace("</", "<\\/")
+    dims = data.explorer.dims
+    width = 560 if dims > 1 else 900
+    height = 560 if dims > 1 else 80
+    if dims > 1:  # keep the input's aspect ratio
+        h, w = data.explorer.input_size[-2:]
+        height = max(60, round(width * h / max(w, 1)))
+    out_h = 240 if dims > 1 else 40
+    out_w = 240 if dims > 1 else 900
+    unit = ('<label>output unit (newest sample on the right)</label><input type="range" class="atrous-unit" min="0">'
+            if dims == 1 else '<input type="range" class="atrous-unit" min="0" hidden>')
+    return f"""
+<h2>Explore: which inputs does one output unit read?</h2>
+<p class="sub">Pick a node (or click a row of the layer table), then an output unit; the panel shows exactly the inputs
+that unit reads, coloured by the number of paths (log scale), its never-read holes in red and its field's box in
+blue. The layer slider walks through the network at the same place of the input, so the field grows.</p>
+{_NO_SCRIPT}
+<script type="application/json" class="atrous-data">{payload}</script>
+<div class="explore atrous-explore">
+  <div class="controls">
+    <label>node</label><select class="atrous-node"></select>
+    <label>layer slider (graph order)</label><input type="range" class="atrous-slider" min="0" value="0">
+    <label class="atrous-outlabel"></label>
+    <canvas class="atrous-output" width="{out_w}" height="{out_h}"></canvas>
+    {unit}
+  </div>
+  <div class="panel">
+    <canvas class="atrous-input" width="{width}" height="{height}"></canvas>
+    <div class="atrous-info"></div>
+  </div>
+</div>"""
 
 
-def _erf_tables(data: ReportData) -> str:
-    e = data.erf
-    if e is None:
-        return f'<p class="warn">The ERF was not measured: {_e(data.erf_error or "disabled (--no-erf)")}</p>'
-    d = e.as_dict(data.box[1] if data.box else None)
-    rows = [
-        ("node, unit", _e(f"{e.node}, {list(e.unit)} of {list(e.output_size)}")),
-        ("samples", _e(e.samples)),
-        ("Gaussian centre", _e(_axes(round(c, 2) for c in e.center))),
-        ("Gaussian σ", _e(_axes(round(s, 2) for s in e.sigma))),
-        ("fit R²", _e(_axes(round(r, 4) for r in e.r2))),
-        ("95% mass width", _e(_axes(d["width95"]))),
-    ]
-    if "erf_trf" in d:
-        rows.append(("ERF / TRF (95% width)", _e(_axes(d["erf_trf"]))))
-    ratios = ", ".join(f"t={t}: " + ("not reached" if v is None else f"{100 * v:.2f}%")
-                       for t, v in d["area_ratio"].items())
-    rows.append(("area ratio (RepLKNet)", _e(ratios)))
-    rows.append(("radial mass", _e(", ".join(f"r≤{r}: {v:.0%}" for r, v in d["radial_mass"].items()))))
-    return _table(rows)
+def _script(root: str, data: ReportData) -> str:
+    if data.explorer is None or not data.explorer.nodes:
+        return ""
+    code = resources.files("atrous.report").joinpath("page.js").read_text(encoding="utf-8")
+    return f"<script>{code}\natrousPage({json.dumps(root)});</script>"
 
 
-def _frequency_table(data: ReportData) -> str:
-    rows = []
-    for f in data.frequency:
-        cut = "none (passes all)" if f.cutoff is None else f"{f.cutoff:.4f} rad/sample"
-        rows.append((f"axis {f.axis}", f"cut-off {_e(cut)}; stride {f.stride:g}; alias-free stride "
-                     f"{_e(f.alias_free_stride)}; aliased energy {f.aliased_energy:.1%}; gridding risk "
-                     f"<b>{_e(f.verdict)}</b> ({_e(f.why)})"))
-    return _table(rows)
+def _figures(data: ReportData) -> list[str]:
+    from atrous.report import plots
+
+    parts = []
+    timeline = getattr(plots, "timeline_figure", None)
+    f = data.field
+    if timeline is not None and f is not None and f.dims == 1 and data.layers:
+        parts += ["<h2>Taps per layer</h2>",
+                  _figure(timeline, data, "taps per layer", "Which past samples each layer's kernel reads, "
+                          "relative to the newest output sample, layer by layer.")]
+    if data.growth:
+        parts += ["<h2>Receptive-field growth</h2>",
+                  _figure(plots.growth_figure, data, "receptive field per layer",
+                          "Receptive-field size after each traced node, per spatial axis, by module path.")]
+    parts += ["<h2>Effective receptive field</h2>", erf_table(data)]
+    if data.erf is not None:
+        parts.append(_figure(plots.erf_figure, data, "effective receptive field",
+                             "Mean absolute input gradient of one output unit with the theoretical receptive field; "
+                             "the data-free panel shows the path counts of the linearised uniform-weight network."))
+    if data.frequency:
+        parts += ["<h2>Frequency response</h2>", frequency_table(data),
+                  _figure(plots.frequency_figure, data, "frequency responses",
+                          "|H(ω)| of the dilated layers (uniform kernel at their rate in input samples) and of the "
+                          "whole linearised stack.")]
+    return parts
+
+
+def render_fragment(data: ReportData) -> str:
+    """The report as one ``<div>`` with its own style and script (what a notebook shows inline)."""
+    root = _root_id(data)
+    run = data.run
+    sub = f"input {e(axes(data.input_shape))} · atrous {e(__version__)}"
+    if run is not None:
+        sub += f" · trained: {e(run.task)}" + (f", epoch {run.epoch}" if run.epoch is not None else "")
+    parts = [f"<h1>atrous report: {e(data.source)}</h1>", f'<p class="sub">{sub}</p>']
+    if run is not None:
+        parts += ["<h2>Training run</h2>", run_table(data)]
+    parts += ["<h2>Summary</h2>", summary_table(data)]
+    if data.notes:
+        parts += ["<h2>Notes from the model</h2>",
+                  '<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in data.notes) + "</ul>"]
+    parts += ["<h2>Recommendations</h2>",
+              '<ul class="advice">' + "".join(f"<li>{e(a)}</li>" for a in data.advice) + "</ul>"]
+    parts.append(_explorer(data))
+    if data.layers:
+        parts += ["<h2>Layers</h2>", layer_table(data)]
+    parts += _figures(data)
+    notes = (data.summary or {}).get("notes", [])
+    if notes:
+        parts += ["<h2>Analysis notes</h2>", "<ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>"]
+    body = "\n".join(p for p in parts if p)
+    return (f'<div class="atrous-report" id="{root}"><style>{_CSS}</style>\n{body}\n{_script(root, data)}</div>')
 
 
 def render_html(data: ReportData) -> str:
-    """The whole report as one HTML string."""
-    parts = [f"<h1>atrous report: {_e(data.source)}</h1>",
-             f'<p class="sub">input {_e(_axes(data.input_shape))} · atrous {_e(__version__)}</p>',
-             "<h2>Summary</h2>", _summary(data),
-             "<h2>Recommendations</h2>", '<ul class="advice">'
-             + "".join(f"<li>{_e(a)}</li>" for a in data.advice) + "</ul>"]
-    if data.growth:
-        parts += ["<h2>Receptive-field growth</h2>",
-                  _figure(growth_figure, data, "receptive field per layer",
-                          "Receptive-field size after each traced node, per spatial axis.")]
-    if data.support is not None:
-        parts += ["<h2>Support and holes</h2>",
-                  _figure(support_figure, data, "support map",
-                          "Path counts from each input offset to output 0 of the analysed node; red cells "
-                          "inside the box are never read.")]
-    parts += ["<h2>Effective receptive field</h2>", _erf_tables(data)]
-    if data.erf is not None:
-        parts.append(_figure(erf_figure, data, "effective receptive field",
-                             "Mean absolute input gradient of one output unit, with the fitted Gaussian and the "
-                             "theoretical receptive field; the data-free panel shows the path counts of the "
-                             "linearised uniform-weight network."))
-    if data.frequency:
-        parts += ["<h2>Frequency response</h2>", _frequency_table(data),
-                  _figure(frequency_figure, data, "frequency responses",
-                          "|H(ω)| of each dilated layer (uniform kernel at its rate in input samples) and of "
-                          "the whole linearised stack.")]
-    notes = (data.summary or {}).get("notes", [])
-    if notes:
-        parts += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"]
-    body = "\n".join(parts)
-    title = _e(f"atrous report: {data.source}")
+    """The whole report as one self-contained HTML document."""
+    title = e(f"atrous report: {data.source}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
-
+            f"<style>body{{margin:2rem auto;padding:0 1rem}}</style></head><body>\n{render_fragment(data)}\n"
+            "</body></html>\n")

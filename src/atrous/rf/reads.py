@@ -25,7 +25,7 @@ from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
 from atrous.rf.phases import is_phase_free, propagate
-from atrous.rf.support import AxisSupport, _first_reading_unit, _shifted_graph
+from atrous.rf.support import AxisSupport, _first_reading_unit, shifted_to_unit
 
 __all__ = ["NodeReads", "Reads", "node_reads", "reads"]
 
@@ -210,7 +210,7 @@ def _phased(graph: Graph, targets: list[int]) -> dict[int, Reads]:
     dims = tuple(range(graph.dims))
     for i, pattern in propagate(graph, dims, dict.fromkeys(targets, 0), dtype=bool, seed=fast.get):
         if pattern is None:  # unit 0 reads nothing: describe the first unit that reads input
-            shifted = _shifted_graph(graph, i, _first_reading_unit(graph, i))
+            shifted = shifted_to_unit(graph, i, _first_reading_unit(graph, i))
             out[i] = _phased(shifted, [len(shifted.nodes) - 1])[len(shifted.nodes) - 1]
         else:
             out[i] = Reads(pattern[0], None, pattern[1])

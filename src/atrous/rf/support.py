@@ -25,7 +25,7 @@ from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
 from atrous.rf.phases import propagate
 
-__all__ = ["AxisSupport", "Support", "support"]
+__all__ = ["AxisSupport", "Support", "shifted_to_unit", "support"]
 
 #: Largest receptive-field box (in cells) for which the N-D support is built; larger boxes fall back to
 #: per-axis supports.
@@ -176,7 +176,7 @@ def _unit0(graph: Graph, axes: tuple[int, ...], idx: int) -> tuple[tuple[int, ..
         if pattern is not None:
             return pattern
     first = _first_reading_unit(graph, idx)
-    shifted = _shifted_graph(graph, idx, first)
+    shifted = shifted_to_unit(graph, idx, first)
     return _unit0(shifted, axes, len(shifted.nodes) - 1)
 
 
@@ -187,7 +187,7 @@ def _first_reading_unit(graph: Graph, idx: int) -> tuple[int, ...]:
     return tuple(next(i for i in range(ax.period.period) if ax.unit(i) is not None) for ax in node.table)
 
 
-def _shifted_graph(graph: Graph, idx: int, by: tuple[int, ...]) -> Graph:
+def shifted_to_unit(graph: Graph, idx: int, by: tuple[int, ...]) -> Graph:
     """``graph`` up to ``idx`` followed by a crop that makes unit ``by`` the new unit 0."""
     g = Graph(graph.dims)
     for node in graph.nodes[1: idx + 1]:
