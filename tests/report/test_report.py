@@ -41,10 +41,12 @@ def test_hole_free_1d_stack_gets_low_risk_and_the_html_has_every_section() -> No
     assert [f.verdict for f in data.frequency] == ["low"]
     assert [(k, r) for _, k, r, _ in data.frequency[0].layers] == [(3, 2), (3, 5)]
     page = render_html(data)
-    for title in ("Summary", "Recommendations", "Receptive-field growth", "Support and holes",
-                  "Effective receptive field", "Frequency response"):
+    for title in ("Summary", "Recommendations", "Explore: which inputs does one output unit read?", "Layers",
+                  "Receptive-field growth", "Effective receptive field", "Frequency response"):
         assert f"<h2>{title}</h2>" in page
-    assert page.count("<img ") == 4 and "<script" not in page and "http" not in page.split("<body>")[1]
+    assert page.count("<img ") >= 3 and "http" not in page.split("<body>")[1].replace("http://www.w3.org", "")
+    assert "src=" not in page.replace('<img src="data:', "")  # nothing is loaded from elsewhere
+    assert page.count("<tr data-node=") == 3  # the per-layer table: one row per convolution
 
 
 def test_classifier_is_described_at_its_last_spatial_map() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,23 @@ class Analysis:
         exact = "" if rf.get("exact", True) else ", bound"
         return (f"Analysis(node={s['node']!r}, rf={size}, stride={'x'.join(map(str, rf['stride']))}{exact}, "
                 f"taps={s['support']['taps']}, holes={s['support']['holes']}, nodes={len(s['nodes'])})")
+
+    def _repr_html_(self) -> str:
+        from atrous.analysis._display import analysis_html
+
+        return analysis_html(self.summary)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``atrous analyze --json`` object (a copy)."""
+        return json.loads(json.dumps(self.summary))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the ``atrous analyze --json`` object to ``path`` (atomically) and return the path."""
+        from atrous._files import atomic_write
+
+        out = Path(path)
+        atomic_write(out, json.dumps(self.summary, indent=1) + "\n")
+        return out
 
 
 def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = None,

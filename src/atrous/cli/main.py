@@ -65,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 0
-        code: int = args.handler(args)
+        from atrous.cli._notes import warnings_as_notes
+
+        with warnings_as_notes():
+            code: int = args.handler(args)
         return code
     except AtrousError as e:
         print(f"error: {e}" if isinstance(e, UsageError) else f"atrous: error: {_one_line(e)}", file=sys.stderr)

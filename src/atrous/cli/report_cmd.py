@@ -13,11 +13,13 @@ from atrous._files import atomic_write
 from atrous._validate import MAX_SEED, int_in_range, positive_int
 from atrous.cli._caps import add_cap_flags, check_gradient_memory, memory_cap
 from atrous.cli._format import axes
+from atrous.cli._notes import note
 from atrous.cli._report import rf_lines
 from atrous.errors import ConfigError, UnsupportedOpError
 
 if TYPE_CHECKING:
     from atrous.cli.sources import Source
+    from atrous.report.data import RunInfo
 
 EPILOG = """examples:
   atrous report atrous:deeplabv3                     the registry model at its default input shape
@@ -126,11 +128,15 @@ def run(args: argparse.Namespace) -> int:
     shape = _shape(args, src)
     import torch
 
+    from atrous.report.collect import noted
+
     cap = memory_cap(args, "report")
     torch.manual_seed(args.seed)  # models built here get the same random weights every run
-    model = build_model(src, "report", max_bytes=cap)
-    if not args.no_erf:
-        check_gradient_memory("report", model, (min(ERF_BATCH, args.samples), *shape[1:]), cap)
+    early: list[str] = []  # warnings of the model's own code while it is built and sized
+    with noted(early):
+        model = build_model(src, "report", max_bytes=cap)
+        if not args.no_erf:
+            check_gradient_memory("report", model, (min(ERF_BATCH, args.samples), *shape[1:]), cap)
     node = args.node
     if node is None and src.registry_name is not None:
         from atrous.models import model_info
@@ -139,10 +145,14 @@ def run(args: argparse.Namespace) -> int:
     bar = _Bar(sys.stderr, "ERF samples") if not args.json else None
     try:
         data = collect(model, shape, source=args.source, node=node, samples=args.samples, inits=args.inits,
-                       seed=args.seed, device=args.device, erf=not args.no_erf, progress=bar)
+                       seed=args.seed, device=args.device, erf=not args.no_erf, progress=bar,
+                       run=run_info(src.checkpoint) if src.checkpoint is not None else None)
     finally:
         if bar is not None:
             bar.close()
+    data.notes = [*early, *(n for n in data.notes if n not in early)]
+    for text in data.notes:
+        note(f"the model warned: {text}")
     if data.erf is None and not args.no_erf:
         raise UnsupportedOpError(f"report: {data.erf_error}; pass --no-erf to report the analysis without the ERF")
     if out is not None:
@@ -158,6 +168,20 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"report written to {out.resolve()}" + (" (replaced the previous report)" if replaces else ""))
     return 0
+
+
+def run_info(ckpt: dict[str, Any]) -> RunInfo:
+    """What a checkpoint of `atrous train` says of its run (task, progress, metrics, model arguments)."""
+    from atrous.report.data import RunInfo
+
+    config = ckpt.get("config") or {}
+    progress = ckpt.get("progress") or {}
+    metrics = ckpt.get("metrics") or progress.get("metrics") or {}
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float)))
+    model = ckpt.get("model") or {}
+    return RunInfo(task=str(config.get("task", "unknown")), model=str(model.get("name", "unknown")),
+                   step=progress.get("step"), epoch=progress.get("epoch"), metric=shown or None, value=None,
+                   model_args=dict(model.get("kwargs", {})))
 
 
 #: how an HTML report of atrous begins (a file that does not is never replaced without --force)

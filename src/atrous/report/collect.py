@@ -18,7 +18,7 @@ from atrous.report.data import Frequency, ReportData, RunInfo
 from atrous.report.explorer import explore
 from atrous.report.recommend import recommendations
 
-__all__ = ["collect"]
+__all__ = ["collect", "noted"]
 
 #: largest support box drawn cell by cell; larger ones are drawn per axis
 MAX_MAP_CELLS = 4_000_000
@@ -72,7 +72,7 @@ def _growth(summary: dict[str, Any]) -> list[tuple[str, str, list[float]]]:
 
 
 @contextmanager
-def _noted(notes: list[str]) -> Iterator[None]:
+def noted(notes: list[str]) -> Iterator[None]:
     """Record the warnings the model's own code raises as notes (shown in the page, one line on a terminal)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -104,9 +104,9 @@ def collect(
 
     Warnings raised by the model's own code are recorded in ``notes`` instead of being printed."""
     notes: list[str] = []
-    with _noted(notes):
+    with noted(notes):
         data = _collect(model, input_shape, source, node, samples, inits, seed, device, erf, progress)
-    data.notes = notes
+    data.notes = [*data.notes, *(n for n in notes if n not in data.notes)]
     data.run = run
     data.advice = recommendations(data)
     return data

@@ -196,6 +196,12 @@ function atrousPage(rootId) {
     root.querySelector(".atrous-explore").scrollIntoView({ behavior: "smooth" });
   }));
   window.atrousPages = window.atrousPages || {};
-  window.atrousPages[rootId] = { select, pick, state: () => state.view, nodes: () => nodes.map((n) => n.name) };
+  async function counts() {  // the shown unit's pattern: origin, shape and values (path counts, or log levels)
+    const v = state.view;
+    if (!v || v.origin === null) return null;
+    const p = await pattern(v.node, v.phase);
+    return { origin: v.origin, shape: v.shape, enc: p.enc, values: Array.from(p.values) };
+  }
+  window.atrousPages[rootId] = { select, pick, counts, state: () => state.view, nodes: () => nodes.map((n) => n.name) };
   select(D.selected, false);
 }

@@ -33,7 +33,7 @@ def verdict(ok: bool | None, yes: str, no: str) -> str:
 def summary_table(data: ReportData) -> str:
     f = data.field
     if f is None:
-        return f'<p class="bad">The model could not be analysed: {e(data.analysis_error)}</p>'
+        return f"<p class=\"bad\">The model could not be traced: {e(data.analysis_error)}</p>"
     s = data.summary or {}
     rows: list[tuple[str, str]] = []
     if f.causal and f.lookback is not None:

@@ -1,0 +1,63 @@
+"""Progress bars for the Python API: tqdm (a widget in Jupyter when ipywidgets is there, text elsewhere)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["bar", "in_notebook"]
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython with a kernel attached)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - any failure means: not a notebook
+        return False
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+
+
+def _tqdm() -> Any:
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm
+
+            return tqdm
+        except ImportError:
+            pass
+    from tqdm import tqdm
+
+    return tqdm
+
+
+@contextmanager
+def bar(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``progress(done, total)`` callback drawing one bar, or None when disabled.
+
+    ``enabled=None`` draws it in a notebook or when stderr is a terminal; nothing is drawn until the first call.
+    """
+    if enabled is None:
+        enabled = in_notebook() or sys.stderr.isatty()
+    if not enabled:
+        yield None
+        return
+    shown: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not shown:
+            shown.append(_tqdm()(total=total, desc=label, leave=False))
+        b = shown[0]
+        b.total = total
+        b.update(done - b.n)
+
+    try:
+        yield update
+    finally:
+        if shown:
+            shown[0].close()
