@@ -52,6 +52,10 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys:
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+#: the size budget of one report page (issue: ResNet-50 and DeepLab pages under 5 MB)
+PAGE_BUDGET = 5_000_000
+
+
 @pytest.mark.parametrize("name", [n for n in list_models() if "graph" not in model_info(n).tags])
 def test_every_spatial_registry_model_gets_a_report(name: str) -> None:
     from atrous.models import create_model
@@ -60,7 +64,9 @@ def test_every_spatial_registry_model_gets_a_report(name: str) -> None:
     data = collect(create_model(name), (1, *info.input_shape[1:]), node=info.rf_node, samples=1,
                    source=f"atrous:{name}")
     assert data.summary is not None and data.erf is not None and data.advice
-    assert render_html(data).count("<img ") >= 3
+    page = render_html(data)
+    assert page.count("<img ") >= 3 and len(page.encode()) < PAGE_BUDGET
+    assert data.explorer is not None and data.explorer.nodes[data.explorer.selected]["patterns"]
 
 
 def test_graph_model_gets_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,7 +78,7 @@ def test_graph_model_gets_a_clear_error(capsys: pytest.CaptureFixture[str]) -> N
 @pytest.mark.parametrize("source", ["torchvision:resnet50", "torchvision:deeplabv3_resnet50"])
 def test_torchvision_models_get_a_report(source: str, tmp_path: Path) -> None:
     assert main(["report", source, "-o", str(tmp_path / "r.html"), "--samples", "2"]) == 0
-    assert (tmp_path / "r.html").stat().st_size > 50_000
+    assert 50_000 < (tmp_path / "r.html").stat().st_size < PAGE_BUDGET
 
 
 def test_report_reads_a_checkpoint_of_atrous_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,4 +90,20 @@ def test_report_reads_a_checkpoint_of_atrous_train(tmp_path: Path, capsys: pytes
     d = json.loads(capsys.readouterr().out)
     assert d["rf"]["size"] == [13, 13] and d["support"]["holes"] == 120 and d["erf"]["samples"] == 1
     assert main(["report", str(run / "best.pt"), "-o", str(tmp_path / "r.html"), "--samples", "1"]) == 0
-    assert (tmp_path / "r.html").exists()
+    page = (tmp_path / "r.html").read_text()
+    assert len(page.encode()) < PAGE_BUDGET
+    assert "<h2>Training run</h2>" in page and "gridding" in page and "rates=[2, 2, 2]" in page
+
+
+def test_two_sources_are_compared_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = "atrous:dilated_cnn?rates=[2,2,2]", "atrous:dilated_cnn?rates=[1,2,5]"
+    page = tmp_path / "cmp.html"
+    assert main(["report", a, b, "-o", str(page), "--samples", "1"]) == 0
+    text = page.read_text()
+    assert text.count('class="atrous-report"') == 2 and "<th>never read (holes)</th><td>120</td><td>0</td>" in text
+    assert len(text.encode()) < PAGE_BUDGET
+    capsys.readouterr()
+    assert main(["report", a, b, "--json", "--samples", "1"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert [r["support"]["holes"] for r in d["compare"]] == [120, 0] and d["same_input"] is True
+    assert main(["report", a, b, a, "--json"]) == 2

@@ -19,7 +19,7 @@ from atrous.errors import ConfigError, UnsupportedOpError
 
 if TYPE_CHECKING:
     from atrous.cli.sources import Source
-    from atrous.report.data import RunInfo
+    from atrous.report.data import ReportData, RunInfo
 
 EPILOG = """examples:
   atrous report atrous:deeplabv3                     the registry model at its default input shape
@@ -28,6 +28,7 @@ EPILOG = """examples:
   atrous report atrous:wavenet --json                the analyze object plus "erf" and "frequency"
   atrous report mypackage.models:build_net --input-shape 1,1,16000 --node encoder --device cuda
   atrous report runs/gridding-dilated_cnn-seed0/best.pt   a model trained with `atrous train`
+  atrous report "atrous:tcn?dilations=[2,2,2]" "atrous:tcn?dilations=[1,2,5]" -o compare.html   side by side
 SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, package.module:callable, or a checkpoint
   package.module:callable is code: the module is imported and the callable called, as with torch.hub; only
   name a module you trust (standard-library modules and non-builder callables are refused; docs/security.md)
@@ -42,7 +43,8 @@ def add_parser(sub: Any) -> None:
                     "and recommendations.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", metavar="SOURCE", help="the model (see below)")
+    p.add_argument("source", metavar="SOURCE", nargs="+",
+                   help="the model (see below); two SOURCEs put both reports side by side on the same scales")
     p.add_argument("--input-shape", metavar="B,C,*S",
                    help="input shape (default: the registry model's own shape, else 1,3,224,224)")
     p.add_argument("-o", "--output", metavar="FILE", help="the HTML file to write (default report.html; with "
@@ -119,19 +121,54 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrous.cli.sources import build_model, parse_source
-    from atrous.report import collect, render_html
-
     _check(args)
+    if len(args.source) > 2:
+        raise ConfigError(f"report: SOURCE must be one model, or two to compare, got {len(args.source)}")
     out, replaces = _target(args)
-    src = parse_source(args.source, "report")
-    shape = _shape(args, src)
+    reports = [_report(args, text) for text in args.source]
+    if out is not None:
+        try:
+            atomic_write(out, _page(reports))
+        except OSError as e:
+            raise ConfigError(f"report: --output {str(out)!r} cannot be written ({e.strerror or e}); "
+                              + ("the previous file is unchanged" if replaces else "nothing was written")) from None
+    if args.json:
+        if len(reports) == 2:
+            from atrous.report.compare import compare_dict
+
+            print(json.dumps(compare_dict(*reports)))
+        else:
+            print(json.dumps(reports[0].as_dict()))
+        return 0
+    for data in reports:
+        print(render(data.as_dict(), data.source, data.input_shape))
+    if out is not None:
+        print(f"report written to {out.resolve()}" + (" (replaced the previous report)" if replaces else ""))
+    return 0
+
+
+def _page(reports: list[ReportData]) -> str:
+    from atrous.report import render_html
+
+    if len(reports) == 1:
+        return render_html(reports[0])
+    from atrous.report.compare import render_compare
+
+    return render_compare(*reports)
+
+
+def _report(args: argparse.Namespace, text: str) -> ReportData:
+    """Build, analyse and measure one SOURCE (the model gets the same random weights every run)."""
     import torch
 
+    from atrous.cli.sources import build_model, parse_source
+    from atrous.report import collect
     from atrous.report.collect import noted
 
+    src = parse_source(text, "report")
+    shape = _shape(args, src)
     cap = memory_cap(args, "report")
-    torch.manual_seed(args.seed)  # models built here get the same random weights every run
+    torch.manual_seed(args.seed)
     early: list[str] = []  # warnings of the model's own code while it is built and sized
     with noted(early):
         model = build_model(src, "report", max_bytes=cap)
@@ -144,30 +181,18 @@ def run(args: argparse.Namespace) -> int:
         node = model_info(src.registry_name).rf_node
     bar = _Bar(sys.stderr, "ERF samples") if not args.json else None
     try:
-        data = collect(model, shape, source=args.source, node=node, samples=args.samples, inits=args.inits,
+        data = collect(model, shape, source=text, node=node, samples=args.samples, inits=args.inits,
                        seed=args.seed, device=args.device, erf=not args.no_erf, progress=bar,
                        run=run_info(src.checkpoint) if src.checkpoint is not None else None)
     finally:
         if bar is not None:
             bar.close()
     data.notes = [*early, *(n for n in data.notes if n not in early)]
-    for text in data.notes:
-        note(f"the model warned: {text}")
+    for line in data.notes:
+        note(f"{text}: the model warned: {line}" if len(args.source) > 1 else f"the model warned: {line}")
     if data.erf is None and not args.no_erf:
         raise UnsupportedOpError(f"report: {data.erf_error}; pass --no-erf to report the analysis without the ERF")
-    if out is not None:
-        try:
-            atomic_write(out, render_html(data))
-        except OSError as e:
-            raise ConfigError(f"report: --output {str(out)!r} cannot be written ({e.strerror or e}); "
-                              + ("the previous file is unchanged" if replaces else "nothing was written")) from None
-    if args.json:
-        print(json.dumps(data.as_dict()))
-        return 0
-    print(render(data.as_dict(), args.source, shape))
-    if out is not None:
-        print(f"report written to {out.resolve()}" + (" (replaced the previous report)" if replaces else ""))
-    return 0
+    return data
 
 
 def run_info(ckpt: dict[str, Any]) -> RunInfo:
