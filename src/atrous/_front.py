@@ -58,9 +58,9 @@ def report(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, 
     self-contained file, ``.to_dict()`` gives the ``atrous report --json`` object. ``progress`` shows a bar while the
     ERF is sampled (default: on a terminal or in a notebook). The user's matplotlib backend is left as it is.
     """
+    from atrous._progress import bar
     from atrous._validate import int_in_range, positive_int
     from atrous.report import collect
-    from atrous._progress import bar
 
     positive_int("report", "samples", samples, 1_000_000)
     positive_int("report", "inits", inits, 10_000)

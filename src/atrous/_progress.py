@@ -16,8 +16,8 @@ def in_notebook() -> bool:
     if shell is None:
         return False
     try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - any failure means: not a notebook
+        ip = shell.get_ipython()
+    except Exception:
         return False
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 

@@ -209,7 +209,8 @@ for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++
   if (a === b || a.contains(b) || b.contains(a)) continue;
   const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
   const h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
-  if (w > 1 && h > 1) hits.push([a.tagName + ':' + a.textContent.slice(0, 40), b.tagName + ':' + b.textContent.slice(0, 40)]);
+  const say = (el) => el.tagName + ':' + el.textContent.slice(0, 40);
+  if (w > 1 && h > 1) hits.push([say(a), say(b)]);
 }
 return [boxes.length, hits.slice(0, 10)];
 """

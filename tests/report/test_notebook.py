@@ -20,7 +20,8 @@ shown = []
 shell.displayhook.write_format_data = lambda data, metadata=None: shown.append(data)
 before = matplotlib.get_backend()
 for cell in ("import atrous, torch.nn as nn",
-             "net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=2, dilation=2), nn.Conv2d(2, 1, 3, padding=4, dilation=4))",
+             "net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=2, dilation=2),"
+             "                    nn.Conv2d(2, 1, 3, padding=4, dilation=4))",
              "atrous.analyze(net, (1, 1, 32, 32))",
              "atrous.report(net, (1, 1, 32, 32), samples=2)",
              "atrous.report('atrous:tcn', samples=2)"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -12,7 +13,7 @@ from atrous.errors import bad
 def input_shape(where: str, value: object) -> tuple[int, ...]:
     """``(batch, channels, *spatial)`` with 1 to 3 positive spatial sizes, as a tuple of ints."""
     ok = isinstance(value, (Sequence, torch.Size)) and not isinstance(value, str) and 3 <= len(value) <= 5 and \
-        all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value)
+        all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) >= 1 for n in value)
     if not ok:
         raise bad(where, "input_shape", "(batch, channels, *spatial) with 1 to 3 positive spatial sizes, "
                   "e.g. (1, 3, 224, 224)", value)

@@ -26,8 +26,12 @@ def analysis_html(summary: dict[str, Any]) -> str:
     head = "".join(f"<tr><th style='text-align:left'>{e(str(k))}</th><td style='text-align:left'>{e(str(v))}</td>"
                    "</tr>" for k, v in rows)
     cols = ("name", "op", "kernel", "dilation", "stride", "rf", "jump", "length")
-    body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{e(_axes(r.get(c)) if c not in ('name', 'op') else str(r.get(c)))}</td>"
-                                    for c in cols) + "</tr>" for r in summary.get("layers", []))
+
+    def cell(row: dict[str, Any], c: str) -> str:
+        text = str(row.get(c)) if c in ("name", "op") else _axes(row.get(c))
+        return f"<td style='text-align:left'>{e(text)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(r, c) for c in cols) + "</tr>" for r in summary.get("layers", []))
     notes = "".join(f"<li>{e(n)}</li>" for n in summary.get("notes", []))
     return (f"<div><table>{head}</table>"
             + (f"<ul>{notes}</ul>" if notes else "")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from atrous.analysis import _checks as checks
 from atrous.analysis.tracer import TracedModel, trace
 from atrous.errors import ConfigError, UnsupportedOpError
 from atrous.rf.phases import periods
@@ -42,7 +43,8 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``atrous analyze --json`` object (a copy)."""
-        return json.loads(json.dumps(self.summary))
+        copy: dict[str, Any] = json.loads(json.dumps(self.summary))
+        return copy
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the ``atrous analyze --json`` object to ``path`` (atomically) and return the path."""
@@ -80,7 +82,7 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
     >>> s["rf"]["size"], s["support"]["holes"], s["aligned"], s["rf"]["exact"]
     ([15], 0, True, True)
     """
-    traced = _trace_within_phase_budget(model, input_shape)
+    traced = _trace_within_phase_budget(model, checks.input_shape("analyze", input_shape))
     graph = traced.graph
     notes: list[str] = []
     chosen: str | None = None

@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -51,6 +51,9 @@ __all__ = ["ERF", "DepthSweep", "depth_sweep", "effective_rf", "path_count_erf"]
 _WHERE = "effective_rf"
 #: progress callback: (samples done, samples in total)
 Progress = Callable[[int, int], None]
+
+if TYPE_CHECKING:
+    from atrous.analysis.analyze import Analysis
 
 
 @dataclass(frozen=True)
@@ -382,7 +385,7 @@ def effective_rf(
 
 
 def path_count_erf(model: nn.Module, input_shape: Sequence[int], *, node: str | None = None,
-                   unit: Sequence[int] | None = None) -> np.ndarray:
+                   unit: Sequence[int] | None = None, analysis: Analysis | None = None) -> np.ndarray:
     """The data-free ERF: path counts of the traced, linearised uniform-weight network on the input grid.
 
     Every conv and pooling is replaced by a box of its kernel (uniform weights, no nonlinearity); the result
@@ -398,10 +401,17 @@ def path_count_erf(model: nn.Module, input_shape: Sequence[int], *, node: str | 
     from atrous.analysis.analyze import analyze
 
     shape = checks.input_shape(_WHERE, input_shape)
-    result = analyze(model, shape, node=node)
+    if analysis is not None and tuple(analysis.traced.input_shape) == tuple(shape):
+        result = analysis
+        chosen = result.summary.get("output")
+        target = result.traced.resolve(node) if node is not None else \
+            result.traced.outputs[chosen] if chosen in result.traced.outputs else result.node
+    else:
+        result = analyze(model, shape, node=node)
+        target = result.node
     graph = result.traced.graph
-    target = result.node
-    if result.summary["rf"]["global"]:
+    keep = graph.output
+    if rf.receptive_field(graph, node=target).output.is_global:
         spatial = result.traced.last_spatial(target)
         if spatial is None:
             raise ShapeError(f"{_WHERE}: no feature map keeps the spatial axes; pass node=...")
@@ -411,7 +421,7 @@ def path_count_erf(model: nn.Module, input_shape: Sequence[int], *, node: str | 
         sizes = rf.receptive_field(graph, result.traced.input_size).nodes[target].length or ()
         sup = rf.support(graph)
     finally:
-        graph.set_output(result.node)
+        graph.set_output(keep)
     if sup.counts is None:
         raise UnsupportedOpError(f"{_WHERE}: the receptive-field box {list(sup.extent)} is too large for the "
                                  "exact path counts")

@@ -180,7 +180,7 @@ def _fill_from_analysis(data: ReportData, analysis: Any, model: nn.Module, shape
             data.box = (start, tuple(float(s) for s in out.size))
             try:
                 data.data_free = path_count_erf(model, shape, node=None if measured.node == "output"
-                                                else measured.node, unit=measured.unit)
+                                                else measured.node, unit=measured.unit, analysis=analysis)
             except AtrousError:
                 data.data_free = None
         data.frequency = _frequency(graph, result, holes, hdc_ok)

@@ -12,7 +12,7 @@ import numpy as np
 from atrous._version import __version__
 from atrous.report.data import ReportData
 from atrous.report.html import render_fragment
-from atrous.report.sections import axes, e, table
+from atrous.report.sections import axes, e
 
 __all__ = ["compare_dict", "compare_figure", "compare_rows", "render_compare"]
 

@@ -114,7 +114,7 @@ def explore(graph: Graph, rows: list[dict[str, Any]], target: int, input_size: t
                 entry["why"] = "too large to embed cell by cell; its numbers are in the table"
                 continue
             graph.set_output(idx)
-            patterns = []
+            patterns: list[dict[str, Any] | None] = []
             exact_all = phases <= MAX_PHASES
             units = itertools.product(*(range(p) for p in entry["period"])) if exact_all else [(0,) * graph.dims]
             for unit in units:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import cast
 
-from atrous.errors import ShapeError
+from atrous.errors import ShapeError, bad
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import IntArg, Layer, _per_axis
 from atrous.rf.phases import Period, after, merged, minimal_period
@@ -162,13 +162,15 @@ def _num(x: Fraction) -> float:
     return float(x)
 
 
-def receptive_field(spec: Spec, input_size: IntArg | None = None) -> RFResult:
+def receptive_field(spec: Spec, input_size: IntArg | None = None, node: str | int | None = None) -> RFResult:
     """Receptive field of every node of a stack or DAG.
 
     Args:
         spec: a :class:`~atrous.rf.graph.Graph`, a list of layers (a chain) or one layer.
         input_size: optional input length (one int for every axis, or one per axis); when given, each node
             also carries its feature-map ``length`` and a merge of branches of different lengths is reported.
+        node: the node that ``result.output`` (and attribute access) describes: a name or an index; default the
+            graph's output.
 
     Returns:
         An :class:`RFResult`; ``result.size`` etc. describe the output node, ``result.nodes`` every node.
@@ -186,21 +188,31 @@ def receptive_field(spec: Spec, input_size: IntArg | None = None) -> RFResult:
     (Fraction(1, 2),)
     """
     graph = as_graph(spec)
+    target = _index(graph, node)
     dims = graph.dims
     lengths0 = None if input_size is None else _per_axis(input_size, dims, "input_size", "receptive_field", 1)
     out: list[NodeRF] = []
-    for node in graph.nodes:
-        if node.op == "input":
+    for g in graph.nodes:
+        if g.op == "input":
             table = tuple(AxisPhases(Period(1, 1), ((0, 0, 1, 1),)) for _ in range(dims))
             out.append(_node("input", "input", None, (), table, False, True, (), lengths0))
             continue
-        ins = [out[i] for i in node.inputs]
-        if node.op == "layer":
-            assert node.layer is not None
-            out.append(_apply_layer(node.name, node.layer, ins[0]))
+        ins = [out[i] for i in g.inputs]
+        if g.op == "layer":
+            assert g.layer is not None
+            out.append(_apply_layer(g.name, g.layer, ins[0]))
         else:
-            out.append(_merge(node.name, node.op, ins))
-    return RFResult(graph, tuple(out), out[graph.output])
+            out.append(_merge(g.name, g.op, ins))
+    return RFResult(graph, tuple(out), out[target])
+
+
+def _index(graph: Graph, node: str | int | None) -> int:
+    if node is None:
+        return graph.output
+    idx = graph.index(node) if isinstance(node, str) else node
+    if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < len(graph.nodes):
+        raise bad("receptive_field", "node", f"a node name or an index in 0..{len(graph.nodes) - 1}", node)
+    return idx
 
 
 def _node(name: str, op: str, layer: Layer | None, inputs: tuple[str, ...], table: tuple[AxisPhases, ...],

@@ -16,7 +16,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from atrous.rf.graph import Spec, as_graph
+from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import IntArg
 from atrous.rf.reads import node_reads, reads
 from atrous.rf.stack import receptive_field
@@ -36,8 +36,10 @@ def jump_text(x: Fraction) -> str:
     return str(Fraction(x))
 
 
-def summarize(spec: Spec, input_size: IntArg | None = None) -> dict[str, Any]:
+def summarize(spec: Spec, input_size: IntArg | None = None, node: str | int | None = None) -> dict[str, Any]:
     """Receptive field, exact support, gridding verdicts and per-layer rows of a spec, as plain data.
+
+    ``node`` (a name or an index) describes that node instead of the graph's output; the rows stop there.
 
     >>> from atrous.rf import conv
     >>> s = summarize([conv(3, dilation=d, padding="same") for d in (1, 2, 4)])
@@ -46,9 +48,20 @@ def summarize(spec: Spec, input_size: IntArg | None = None) -> dict[str, Any]:
 'lookahead': [7], 'size_min': [15], 'size_max': [15], 'stride_exact': ['1'], 'phases': [1], 'phase_sizes': \
 [[15]]}, 0, True)
     """
+    graph = as_graph(spec)
+    if node is None:
+        return _summarize(graph, input_size)
+    keep = graph.output
+    graph.set_output(graph.index(node) if isinstance(node, str) else node)
+    try:
+        return _summarize(graph, input_size)
+    finally:
+        graph.set_output(keep)
+
+
+def _summarize(graph: Graph, input_size: IntArg | None) -> dict[str, Any]:
     from atrous.rf.gridding import gridding_report
 
-    graph = as_graph(spec)
     result = receptive_field(graph, input_size)
     out = result.output
     sup = reads(graph)
