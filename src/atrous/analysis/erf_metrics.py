@@ -330,7 +330,7 @@ def degenerate_fit(fit: AxisFit, length: float | None = None, spread: float | No
     map). A low but positive R² is a poor fit, not a degenerate one: it is left to the caller.
 
     >>> degenerate_fit(AxisFit(center=6.0, sigma=0.16, amplitude=1.0, r2=1.0), length=13)
-    'σ 0.16 is below half a sample: the map is a single spike, which any narrow Gaussian fits (R² 1 means nothing)'
+    'σ 0.16 is below half a sample: the map is a single spike, which any narrow Gaussian fits, so its R² of 1 means nothing'
     >>> degenerate_fit(AxisFit(center=6.0, sigma=2.5, amplitude=0.2, r2=0.97), length=13) is None
     True
     """
@@ -339,7 +339,7 @@ def degenerate_fit(fit: AxisFit, length: float | None = None, spread: float | No
         return "the fit did not converge (a non-finite centre, σ, amplitude or R²)"
     sigma = fit.sigma
     if sigma < 0.5:
-        meaningless = " (R² 1 means nothing)" if fit.r2 >= 0.999 else ""
+        meaningless = ", so its R² of 1 means nothing" if fit.r2 >= 0.999 else ""
         return (f"σ {sigma:.2g} is below half a sample: the map is a single spike, which any narrow Gaussian "
                 f"fits{meaningless}")
     if fit.r2 < 0:

@@ -126,10 +126,16 @@ def erf_figure(data: ReportData, scale: str = "log") -> str:
     of a deep network's ERF are decades below its peak) or a linear one (``scale="linear"``); cells with no
     gradient at all are grey. The theoretical receptive field of the unit is the dashed box, clipped to the
     input (a note says so when it is larger); the fitted Gaussian (1σ and 2σ ellipses) is drawn only where the
-    fit is not degenerate (:func:`atrous.analysis.erf_metrics.degenerate_fit`). A causal 1-D ERF is drawn
+    fit is not degenerate (:func:`atrous.analysis.erf_metrics.degenerate_fit`) and its R² is at least 0.5 on
+    every axis. A causal 1-D ERF is drawn
     against the lag behind the unit's newest input, with the lags holding 50% and 95% of the mass and the
     cumulative mass; 3-D maps are cut through the peak along D.
     """
+    with _style():
+        return _svg(_draw_erf(data, scale))
+
+
+def _draw_erf(data: ReportData, scale: str = "log") -> Any:
     scale = _check_scale("erf_figure", scale)
     if data.erf is None:
         raise ConfigError("erf_figure: the report has no measured ERF (data.erf is None)")
@@ -139,7 +145,7 @@ def erf_figure(data: ReportData, scale: str = "log") -> str:
             fig = _erf_causal(data, view, scale) if view.causal else _erf_1d(data, view, scale)
         else:
             fig = _erf_maps(data, view, scale)
-        return _svg(fig)
+        return fig
 
 
 def _add_notes(fig: Any, notes: Sequence[str]) -> None:
@@ -271,7 +277,7 @@ def _erf_maps(data: ReportData, view: ErfView, scale: str) -> Any:
     panels = [(f"measured ERF ({e.samples} samples{cut})", m)]
     if free is not None:
         panels.append((f"data-free ERF (path counts{cut})", free))
-    fig = _new(4.6 * len(panels) + 1.2, 7.4)
+    fig = _new(max(8.0, 4.6 * len(panels) + 1.2), 7.4)
     grid = fig.add_gridspec(2, max(len(panels), full.ndim), height_ratios=[3.0, 1.35])
     bad_fit = not view.gaussian_ok
     shown = None
@@ -315,9 +321,12 @@ def _erf_maps(data: ReportData, view: ErfView, scale: str) -> Any:
             ax.set_ylabel("share of the peak")
             ax.legend(loc="upper right")
         ax.set_title(f"cross-section along {name}", loc="left")
-    what = "theoretical RF (dashed blue" + (", clipped to the input)" if view.clipped else ")")
-    fit = "" if bad_fit else "; Gaussian 1σ/2σ (green)"
-    fig.suptitle(f"ERF of {module_path(e.node)} unit {list(e.unit)}: {what}{fit}")
+    keys = []
+    if view.box is not None:
+        keys.append("theoretical RF (dashed blue" + (", clipped to the input)" if view.clipped else ")"))
+    if not bad_fit:
+        keys.append("Gaussian 1σ/2σ (green)")
+    fig.suptitle(f"ERF of {module_path(e.node)} unit {list(e.unit)}" + ("\n" + "; ".join(keys) if keys else ""))
     _add_notes(fig, view.notes)
     return fig
 
@@ -351,6 +360,11 @@ def frequency_figure(data: ReportData, scale: str = "db", log_frequency: bool = 
     with more than :data:`MAX_LAYER_CURVES` such pairs, their min–max envelope is drawn instead (the legend says
     so). Axes with identical responses share one panel.
     """
+    with _style():
+        return _svg(_draw_frequency(data, scale, log_frequency))
+
+
+def _draw_frequency(data: ReportData, scale: str = "db", log_frequency: bool = True) -> Any:
     if scale not in ("db", "linear"):
         raise bad("frequency_figure", "scale", "'db' or 'linear'", scale)
     if not data.frequency:
@@ -369,7 +383,7 @@ def frequency_figure(data: ReportData, scale: str = "db", log_frequency: bool = 
         for ax, (label, f) in zip(axes, panels):
             _frequency_panel(ax, f, scale, log_frequency)
             ax.set_title(f"axis {label}: gridding risk {f.verdict}", loc="left")
-        return _svg(fig)
+        return fig
 
 
 def _same_response(a: Frequency, b: Frequency) -> bool:
@@ -385,19 +399,27 @@ def _frequency_panel(ax: Any, f: Frequency, scale: str, log_frequency: bool) -> 
     def y(mag: np.ndarray) -> np.ndarray:
         return _db(mag[keep]) if scale == "db" else mag[keep]
 
+    # a curve is drawn for a (kernel, rate) pair only when there are few pairs and its ripples (period 2π/rate)
+    # span at least 16 frequency samples; the others go into one min–max envelope
     groups = _groups(f)
-    if 0 < len(groups) <= MAX_LAYER_CURVES:
-        colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
-        for (kernel, rate, paths, mag), color in zip(groups, colors):
-            count = f" ×{len(paths)}" if len(paths) > 1 else ""
-            ax.plot(w, y(mag), lw=0.9, alpha=0.75, color=color,
-                    label=f"k={kernel}, rate {rate}{count}: {_names(paths)}")
-    elif groups:
-        stacked = np.stack([y(mag) for _, _, _, mag in f.layers])
-        rates = sorted({r for _, r, _, _ in groups})
-        ax.fill_between(w, stacked.min(axis=0), stacked.max(axis=0), color="#4c72b0", alpha=0.22, lw=0,
-                        label=f"min–max of {len(f.layers)} dilated layers ({len(groups)} kernel/rate pairs, "
-                              f"rates {rates[0]}–{rates[-1]})")
+    fine = [g for g in groups if g[1] <= f.omega.size / 8]
+    if len(fine) > MAX_LAYER_CURVES:
+        fine = []
+    coarse = [g for g in groups if g not in fine]
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
+    for (kernel, rate, paths, mag), color in zip(fine, colors):
+        count = f" ×{len(paths)}" if len(paths) > 1 else ""
+        ax.plot(w, y(mag), lw=0.9, alpha=0.75, color=color, label=f"k={kernel}, rate {rate}{count}: {_names(paths)}")
+    if coarse:
+        stacked = np.stack([y(mag) for _, _, _, mag in coarse])
+        layers = sum(len(paths) for _, _, paths, _ in coarse)
+        rates = sorted({r for _, r, _, _ in coarse})
+        span = f"rate {rates[0]}" if len(rates) == 1 else f"rates {rates[0]}–{rates[-1]}"
+        why = ("too many to draw one by one" if len(groups) - len(fine) > MAX_LAYER_CURVES or not fine and
+               len(groups) > MAX_LAYER_CURVES else "ripples finer than the plot")
+        ax.fill_between(w, stacked.min(axis=0), stacked.max(axis=0), color="#8c8c8c", alpha=0.3, lw=0,
+                        label=f"min–max envelope of {layers} dilated layer{'s' if layers > 1 else ''} ({span}; "
+                              f"{why})")
     ax.plot(w, y(f.stack), lw=2.0, color="k", label="whole stack (linearised)")
     if f.cutoff is not None:
         ax.axvline(f.cutoff / math.pi, color="#2ca02c", ls="--", lw=1, label=f"stack -3 dB at {f.cutoff / math.pi:.3g}π")
@@ -436,14 +458,17 @@ def _rows(data: ReportData) -> list[Layer]:
 
 
 def _ticks(values: np.ndarray, limit: int) -> list[int]:
-    """At most ``limit`` row indices to label: where the running maximum grows, thinned evenly, plus the last."""
-    grow = [i for i in range(len(values)) if i == 0 or values[i] > values[i - 1]]
-    if len(grow) > limit:
-        pick = np.linspace(0, len(grow) - 1, limit).round().astype(int)
-        grow = [grow[i] for i in sorted(set(pick))]
-    if len(values) - 1 not in grow:
-        grow.append(len(values) - 1)
-    return grow
+    """At most ``limit`` row indices to label, at least ``len / limit`` rows apart so that labels never touch:
+    the rows where the running maximum grows most first, then the first and the last row where they fit."""
+    n = len(values)
+    gap = max(1, math.ceil(n / limit))
+    ratio = [values[i] / values[i - 1] if i and values[i - 1] > 0 else 1.0 for i in range(n)]
+    order = sorted((i for i in range(n) if ratio[i] > 1), key=lambda i: (-ratio[i], i)) + [0, n - 1]
+    chosen: list[int] = []
+    for i in order:
+        if i not in chosen and all(abs(i - j) >= gap for j in chosen) and len(chosen) < limit:
+            chosen.append(i)
+    return sorted(chosen)
 
 
 def growth_figure(data: ReportData) -> str:
@@ -453,6 +478,11 @@ def growth_figure(data: ReportData) -> str:
     paths, so it never steps down at a shortcut); dashed: the jump (stride in input samples); dotted: the input
     size. Axes with equal values share one curve.
     """
+    with _style():
+        return _svg(_draw_growth(data))
+
+
+def _draw_growth(data: ReportData) -> Any:
     rows = _rows(data)
     if not rows:
         raise ConfigError("growth_figure: the report has no layer table (the model could not be traced)")
@@ -486,15 +516,14 @@ def growth_figure(data: ReportData) -> str:
         ax.set_yscale("log")
         ax.set_ylabel("samples (log scale)")
         ticks = _ticks(np.maximum.accumulate(sizes.max(axis=1)), limit)
-        ax.set_xticks(ticks, [module_path(rows[i].name) for i in ticks], rotation=55, ha="right",
-                      rotation_mode="anchor", fontsize=_TEXT)
+        ax.set_xticks(ticks, [module_path(rows[i].name) for i in ticks], rotation=90, fontsize=_TEXT)
         ax.set_xlim(-0.5, len(rows) - 0.5)
         ax.grid(True, which="major", alpha=0.3)
-        ax.set_xlabel(f"layer (module path, graph order; {len(ticks)} of {len(rows)} labelled: where the field "
-                      "grows)")
+        ax.set_xlabel(f"layer (module path, graph order; {len(ticks)} of {len(rows)} labelled, where the field "
+                      "grows most)")
         ax.legend(loc="upper left", ncols=2 if len(series) > 1 else 1)
         ax.set_title("Receptive-field growth", loc="left")
-        return _svg(fig)
+        return fig
 
 
 # --------------------------------------------------------------------------------------------------- support
@@ -513,6 +542,11 @@ def support_figure(data: ReportData) -> str:
     The title says how many cells of the field's box are never read and what share is read (the coverage).
     3-D supports are cut through the middle along D.
     """
+    with _style():
+        return _svg(_draw_support(data))
+
+
+def _draw_support(data: ReportData) -> Any:
     counts, origin = data.support, data.support_origin
     if counts is None or origin is None:
         raise ConfigError("support_figure: the report has no support map (data.support is None)")
@@ -562,7 +596,7 @@ def support_figure(data: ReportData) -> str:
             ax.set_ylabel("input offset from output 0 (H)")
             tail += cut
         fig.suptitle(f"{head}\n{tail}")
-        return _svg(fig)
+        return fig
 
 
 # --------------------------------------------------------------------------------------------------- timeline
@@ -575,6 +609,11 @@ def timeline_figure(data: ReportData) -> str:
     The bar behind the taps is the field accumulated up to that layer; the dashed line marks the lookback
     (and the lookahead, when the stack reads future samples). Pointwise layers (kernel 1) are left out.
     """
+    with _style():
+        return _svg(_draw_timeline(data))
+
+
+def _draw_timeline(data: ReportData) -> Any:
     field = data.field
     if field is None or field.dims != 1:
         raise ConfigError("timeline_figure: draws 1-D stacks only (the report's field is "
@@ -631,4 +670,4 @@ def timeline_figure(data: ReportData) -> str:
         shown = "" if total == len(rows) else f"; {len(rows)} of {total} layers shown"
         ax.set_title(f"Taps per layer (dots) and the field so far (bar){shown}", loc="left")
         ax.legend(loc="lower left" if causal else "lower right")
-        return _svg(fig)
+        return fig

@@ -201,17 +201,20 @@ def recommendations(data: ReportData) -> list[str]:
     e = data.erf
     if e is not None:
         view = erf_view(data)
-        when = (f"after training (step {data.run.step})" if trained and data.run is not None
-                and data.run.step is not None else "in this trained model" if trained else "at this initialisation")
+        run = data.run
+        when = ("at this initialisation" if run is None else f"after training on {run.task}"
+                + (f" (step {run.step})" if run.step is not None else ""))
         grows = "" if trained else " (the ERF grows as sqrt(depth) and with training)"
         if view.causal and view.lags is not None:
             s = view.lags
             lookback = f.lookback[0] if f is not None and f.lookback is not None else None
             reach = min(lookback, view.newest) if lookback is not None and view.newest is not None else lookback
             if reach and s.lag95 < 0.5 * reach:
+                history = (f"the lookback of {lookback}" if reach == lookback else
+                           f"the {reach} past samples this unit has (lookback {lookback})")
                 out.append(f"95% of the gradient mass lies within the newest {s.lag95 + 1} samples (lag ≤ "
-                           f"{s.lag95}; half within lag {s.lag50}) of a lookback of {reach}: most of the history "
-                           f"the model could read barely influences its output {when}{grows}.")
+                           f"{s.lag95}; half within lag {s.lag50}) of {history}: most of the history the model "
+                           f"could read barely influences its output {when}{grows}.")
         elif view.lengths is not None:
             widths = e.width()
             share = [w / n for w, n in zip(widths, view.lengths)]
@@ -225,7 +228,7 @@ def recommendations(data: ReportData) -> list[str]:
             out.extend(_centre(data, view, sequence))
             bad = [why for why in view.degenerate if why is not None]
             if bad:
-                out.append(f"The Gaussian fit to the ERF is degenerate ({bad[0]}): its σ and centre are not "
+                out.append(f"The Gaussian fit to the ERF is degenerate: {bad[0]}. Its σ and centre are not "
                            "quoted; read the map and the 95% mass width instead.")
             elif min(e.r2) < 0.5:
                 s = data.summary
