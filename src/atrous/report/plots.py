@@ -24,13 +24,13 @@ import io
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from atrous.errors import ConfigError, bad
 from atrous.report.data import Frequency, Layer, ReportData
-from atrous.report.recommend import ErfView, erf_view, module_path
+from atrous.report.recommend import ErfView, erf_view, layer_label, module_path
 
 __all__ = ["MAX_LAYER_CURVES", "erf_figure", "erf_notes", "frequency_figure", "growth_figure", "support_figure",
            "timeline_figure"]
@@ -40,7 +40,7 @@ MAX_LAYER_CURVES = 6
 #: the timeline draws at most this many layer rows (evenly thinned beyond)
 MAX_TIMELINE_ROWS = 80
 _TEXT = 8  # the smallest font used for text a reader needs (legends, notes, tick labels)
-_STYLE = {
+_STYLE: dict[str, Any] = {
     "font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": _TEXT, "xtick.labelsize": _TEXT,
     "ytick.labelsize": _TEXT, "figure.titlesize": 10.5, "axes.grid": False, "svg.hashsalt": "atrous",
     "image.interpolation": "nearest",
@@ -64,7 +64,7 @@ def _style() -> Iterator[Any]:
         raise ConfigError("atrous report needs matplotlib: pip install 'atrous[report]'") from None
     with matplotlib.rc_context():
         matplotlib.rcdefaults()  # leaves the backend alone (it is on matplotlib's style blacklist)
-        matplotlib.rcParams.update(_STYLE)
+        cast(Any, matplotlib.rcParams).update(_STYLE)
         yield matplotlib
 
 
@@ -284,8 +284,9 @@ def _erf_maps(data: ReportData, view: ErfView, scale: str) -> Any:
     for i, (title, img) in enumerate(panels):
         ax = fig.add_subplot(grid[0, i] if len(panels) == full.ndim or len(panels) > 1 else grid[0, :])
         masked = np.ma.masked_where(img <= 0, img)
-        shown = ax.imshow(masked, cmap=cmap, norm=norm, interpolation="none" if max(img.shape) <= _NATIVE_SIDE else "antialiased", origin="upper",
-                          extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5))
+        native = max(img.shape) <= _NATIVE_SIDE
+        shown = ax.imshow(masked, cmap=cmap, norm=norm, interpolation="none" if native else "antialiased",
+                          origin="upper", extent=(-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5))
         if view.box is not None:
             lo, hi = view.box[0][-2:], view.box[1][-2:]
             ax.add_patch(Rectangle((lo[1] - 0.5, lo[0] - 0.5), hi[1] - lo[1] + 1, hi[0] - lo[0] + 1, fill=False,
@@ -403,7 +404,8 @@ def _frequency_panel(ax: Any, f: Frequency, scale: str, log_frequency: bool) -> 
     # span at least 16 frequency samples; the others go into one min–max envelope
     groups = _groups(f)
     fine = [g for g in groups if g[1] <= f.omega.size / 8]
-    if len(fine) > MAX_LAYER_CURVES:
+    too_many = len(fine) > MAX_LAYER_CURVES
+    if too_many:
         fine = []
     coarse = [g for g in groups if g not in fine]
     colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
@@ -415,14 +417,14 @@ def _frequency_panel(ax: Any, f: Frequency, scale: str, log_frequency: bool) -> 
         layers = sum(len(paths) for _, _, paths, _ in coarse)
         rates = sorted({r for _, r, _, _ in coarse})
         span = f"rate {rates[0]}" if len(rates) == 1 else f"rates {rates[0]}–{rates[-1]}"
-        why = ("too many to draw one by one" if len(groups) - len(fine) > MAX_LAYER_CURVES or not fine and
-               len(groups) > MAX_LAYER_CURVES else "ripples finer than the plot")
+        why = "too many to draw one by one" if too_many else "ripples finer than the plot"
         ax.fill_between(w, stacked.min(axis=0), stacked.max(axis=0), color="#8c8c8c", alpha=0.3, lw=0,
                         label=f"min–max envelope of {layers} dilated layer{'s' if layers > 1 else ''} ({span}; "
                               f"{why})")
     ax.plot(w, y(f.stack), lw=2.0, color="k", label="whole stack (linearised)")
     if f.cutoff is not None:
-        ax.axvline(f.cutoff / math.pi, color="#2ca02c", ls="--", lw=1, label=f"stack -3 dB at {f.cutoff / math.pi:.3g}π")
+        ax.axvline(f.cutoff / math.pi, color="#2ca02c", ls="--", lw=1,
+                   label=f"stack -3 dB at {f.cutoff / math.pi:.3g}π")
     if f.stride > 1:
         ax.axvline(1 / f.stride, color=_HOLE, ls=":", lw=1.2, label=f"Nyquist after stride {f.stride:g}")
     if log_frequency:
@@ -463,7 +465,7 @@ def _ticks(values: np.ndarray, limit: int) -> list[int]:
     n = len(values)
     gap = max(1, math.ceil(n / limit))
     ratio = [values[i] / values[i - 1] if i and values[i - 1] > 0 else 1.0 for i in range(n)]
-    order = sorted((i for i in range(n) if ratio[i] > 1), key=lambda i: (-ratio[i], i)) + [0, n - 1]
+    order = [*sorted((i for i in range(n) if ratio[i] > 1), key=lambda i: (-ratio[i], i)), 0, n - 1]
     chosen: list[int] = []
     for i in order:
         if i not in chosen and all(abs(i - j) >= gap for j in chosen) and len(chosen) < limit:
@@ -516,7 +518,7 @@ def _draw_growth(data: ReportData) -> Any:
         ax.set_yscale("log")
         ax.set_ylabel("samples (log scale)")
         ticks = _ticks(np.maximum.accumulate(sizes.max(axis=1)), limit)
-        ax.set_xticks(ticks, [module_path(rows[i].name) for i in ticks], rotation=90, fontsize=_TEXT)
+        ax.set_xticks(ticks, [layer_label(rows[i].name, rows[i].op) for i in ticks], rotation=90, fontsize=_TEXT)
         ax.set_xlim(-0.5, len(rows) - 0.5)
         ax.grid(True, which="major", alpha=0.3)
         ax.set_xlabel(f"layer (module path, graph order; {len(ticks)} of {len(rows)} labelled, where the field "
@@ -650,7 +652,7 @@ def _draw_timeline(data: ReportData) -> Any:
             ax.barh(i, hi - lo, left=lo, height=0.62, color="#dbe6f3", lw=0)
             ax.plot(sign * taps, np.full(k, i), "o", ms=3.2, color="#1d3f66")
             ax.plot(sign * taps[[0, -1]], [i, i], color="#1d3f66", lw=0.6)
-        labels = [f"{module_path(r.name)}  k={r.kernel[0]} d={r.dilation[0]}"
+        labels = [f"{layer_label(r.name, r.op)}  k={r.kernel[0]} d={r.dilation[0]}"
                   + (f" s={r.stride[0]}" if r.stride[0] > 1 else "") for r in rows]
         ax.set_yticks(range(len(rows)), labels, fontsize=_TEXT)
         ax.set_ylim(len(rows) - 0.4, -0.6)

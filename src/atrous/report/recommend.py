@@ -17,7 +17,7 @@ import numpy as np
 from atrous.analysis.erf_metrics import LagStats, moments
 from atrous.report.data import ReportData
 
-__all__ = ["ErfView", "erf_statistics", "erf_view", "module_path", "recommendations"]
+__all__ = ["ErfView", "erf_statistics", "erf_view", "layer_label", "module_path", "recommendations"]
 
 
 def module_path(name: str) -> str:
@@ -28,6 +28,23 @@ def module_path(name: str) -> str:
     """
     head = name.split("/", 1)[0]
     return head or name
+
+
+def layer_label(name: str, op: str) -> str:
+    """How a layer is named on a figure: its module path, with the operation where the node is a functional
+    call inside a module's forward (``aspp (mean)``) or in the model's own forward (``mean (top-level call)``).
+
+    >>> layer_label("levels.0.conv1/convolution", "CausalConv1d"), layer_label("aspp/mean", "mean")
+    ('levels.0.conv1', 'aspp (mean)')
+    >>> layer_label("upsample_bilinear2d", "upsample_bilinear2d"), layer_label("stem", "Conv2d")
+    ('upsample_bilinear2d (top-level call)', 'stem')
+    """
+    path, _, call = name.partition("/")
+    if call:
+        return path if call.startswith("convolution") or not path else f"{path} ({call})"
+    if op and op == op.lower() and name.startswith(op):
+        return f"{name} (top-level call)"
+    return name
 
 
 def _fmt(values: Iterable[float], sep: str = "x") -> str:
@@ -206,15 +223,15 @@ def recommendations(data: ReportData) -> list[str]:
                 + (f" (step {run.step})" if run.step is not None else ""))
         grows = "" if trained else " (the ERF grows as sqrt(depth) and with training)"
         if view.causal and view.lags is not None:
-            s = view.lags
+            lagged = view.lags
             lookback = f.lookback[0] if f is not None and f.lookback is not None else None
             reach = min(lookback, view.newest) if lookback is not None and view.newest is not None else lookback
-            if reach and s.lag95 < 0.5 * reach:
+            if reach and lagged.lag95 < 0.5 * reach:
                 history = (f"the lookback of {lookback}" if reach == lookback else
                            f"the {reach} past samples this unit has (lookback {lookback})")
-                out.append(f"95% of the gradient mass lies within the newest {s.lag95 + 1} samples (lag ≤ "
-                           f"{s.lag95}; half within lag {s.lag50}) of {history}: most of the history the model "
-                           f"could read barely influences its output {when}{grows}.")
+                out.append(f"95% of the gradient mass lies within the newest {lagged.lag95 + 1} samples (lag ≤ "
+                           f"{lagged.lag95}; half within lag {lagged.lag50}) of {history}: most of the history the "
+                           f"model could read barely influences its output {when}{grows}.")
         elif view.lengths is not None:
             widths = e.width()
             share = [w / n for w, n in zip(widths, view.lengths)]
@@ -231,9 +248,8 @@ def recommendations(data: ReportData) -> list[str]:
                 out.append(f"The Gaussian fit to the ERF is degenerate: {bad[0]}. Its σ and centre are not "
                            "quoted; read the map and the 95% mass width instead.")
             elif min(e.r2) < 0.5:
-                s = data.summary
                 why = (" A global operation (such as ASPP's image pooling) adds influence from every input, which "
-                       "a single Gaussian cannot fit." if s is not None and s["rf"]["global"] else "")
+                       "a single Gaussian cannot fit." if f is not None and f.is_global else "")
                 out.append(f"The ERF is far from a Gaussian (R² {_fmt(round(r, 2) for r in e.r2)}): its sigma and "
                            f"area ratios summarise it poorly; read the map instead.{why}")
     names = ["L"] if dims == 1 else list("DHW"[3 - dims:]) if dims else []
@@ -259,8 +275,8 @@ def _too_large(data: ReportData, sequence: bool, causal: bool, dilated: bool) ->
     rates = (f" (the largest is {max(largest.dilation)}, at {module_path(largest.name)})"
              if dilated and largest is not None else "")
     if causal and f.lookback is not None:
-        head = (f"The lookback {f.lookback[0]} is longer than the {spatial[0]}-sample sequence: the first "
-                f"{min(f.lookback[0], spatial[0])} outputs read padding before the sequence starts")
+        head = (f"The lookback {f.lookback[0]} is longer than the {spatial[0]}-sample sequence: every output "
+                "reads padding from before the sequence starts")
         fix = "feed longer sequences (or warm the model up on earlier context)"
     else:
         unit = "sequence" if sequence else "input"
