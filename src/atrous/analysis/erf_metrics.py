@@ -329,7 +329,7 @@ def degenerate_fit(fit: AxisFit, length: float | None = None, spread: float | No
     of the map's own spread (the fit caught a narrow peak, not the spread); sigma over twice the field (a flat
     map). A low but positive R² is a poor fit, not a degenerate one: it is left to the caller.
 
-    >>> print(degenerate_fit(AxisFit(center=6.0, sigma=0.16, amplitude=1.0, r2=1.0), length=13))
+    >>> print(degenerate_fit(AxisFit(6.0, 0.16, 1.0, 1.0), length=13))  # doctest: +NORMALIZE_WHITESPACE
     σ 0.16 is below half a sample: the map is a single spike, which any narrow Gaussian fits, so its R² of 1 means
     nothing
     >>> degenerate_fit(AxisFit(center=6.0, sigma=2.5, amplitude=0.2, r2=0.97), length=13) is None
