@@ -188,8 +188,8 @@ def test_growth_is_monotone_by_module_path() -> None:
     data = report("classifier")
     fig = _draw("growth", data)
     ax = fig.axes[0]
-    line = next(ln for ln in ax.get_lines() if str(ln.get_label()).startswith("largest field so far, max over paths"))
-    y = np.asarray(line.get_ydata(), dtype=float)
+    line = next(p for p in ax.patches if str(p.get_label()).startswith("largest field so far, max over paths"))
+    y = np.asarray(line.get_data().values, dtype=float)
     own = np.array([layer.rf[0] for layer in data.layers], dtype=float)
     assert np.all(np.diff(y) >= 0) and np.any(np.diff(own) < 0)  # the shortcut steps down; the curve does not
     labels = [t.get_text() for t in ax.get_xticklabels()]

@@ -510,8 +510,10 @@ def _draw_growth(data: ReportData) -> Any:
             tag = f" ({label})" if len(series) > 1 or label != "L" else ""
             ax.plot(x, sizes[:, a], ".", color="#9a9a9a", ms=3.5,
                     label="field of each layer's own path" + tag if a == series[0][1] else None)
-            ax.step(x, running, where="post", color=color, lw=1.8, label=f"largest field so far, max over paths{tag}")
-            ax.step(x, jumps[:, a], where="post", color=color, lw=1.0, ls="--", label=f"jump (stride){tag}")
+            edges = np.arange(len(rows) + 1) - 0.5  # each layer's value spans its own slot on the x axis
+            ax.stairs(running, edges, baseline=None, color=color, lw=1.8,
+                      label=f"largest field so far, max over paths{tag}")
+            ax.stairs(jumps[:, a], edges, baseline=None, color=color, lw=1.0, ls="--", label=f"jump (stride){tag}")
             if data.input_shape and len(data.input_shape) == 2 + sizes.shape[1]:
                 n = data.input_shape[2 + a]
                 ax.axhline(n, color=color, ls=":", lw=1.0, label=f"input size {n}{tag}")
@@ -554,11 +556,11 @@ def _draw_support(data: ReportData) -> Any:
         raise ConfigError("support_figure: the report has no support map (data.support is None)")
     holes = int((counts == 0).sum())
     read = counts.size - holes
-    box = "×".join(str(n) for n in counts.shape)
+    box = f"{counts.size}-sample" if counts.ndim == 1 else "×".join(str(n) for n in counts.shape)
     field = data.field
     causal = field is not None and field.causal
     node = module_path(data.node)
-    head = f"Support of output 0 of {node}"
+    head = "Support of output 0" + ("" if node == "output" else f" of {node}")
     tail = f"{holes} holes (red); {read / counts.size:.1%} of the {box} field is read ({read} inputs)"
     with _style():
         import matplotlib
