@@ -100,3 +100,31 @@ def test_sentences_name_module_paths_not_graph_nodes(name: str) -> None:
     for line in recommendations(report(name)):
         assert "/" not in line.replace("pi/", "").replace("km/", ""), line
         assert not re.search(r"\b[a-z]+_[a-z0-9]+_\d+\b", line), line  # fx names such as dilated_conv2d_16
+
+
+class _Misaligned(nn.Module):
+    """Inside module ``block``, two branches whose unit 0 is centred at inputs 1 and 2 are added."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv1d(1, 1, 3)
+        self.b = nn.Conv1d(1, 1, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x)[..., :10] + self.b(x)[..., :10]
+
+
+class _Outer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = _Misaligned()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+def test_a_misaligned_merge_is_named_by_its_module_path() -> None:
+    data = collect(_Outer(), (1, 1, 32), samples=2)
+    line = next(a for a in data.advice if "not centred alike" in a)
+    assert "merge 'block' (add) is not aligned" in line and "/" not in line
+    assert "sequence centre" in _text(data.advice) and "image" not in _text(data.advice)

@@ -9,6 +9,7 @@ Gaussian's σ and centre only where the fit is not degenerate; for a causal 1-D 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -45,6 +46,20 @@ def layer_label(name: str, op: str) -> str:
     if op and op == op.lower() and name.startswith(op):
         return f"{name} (top-level call)"
     return name
+
+
+def _paths_in(message: str) -> str:
+    """A message of the analysis with its quoted graph nodes named by module path: ``'layer1.0/add'`` becomes
+    ``'layer1.0' (add)``.
+
+    >>> _paths_in("merge 'blocks.2/add' is not aligned: 'blocks.2.conv/convolution' has jump [1]")
+    "merge 'blocks.2' (add) is not aligned: 'blocks.2.conv' has jump [1]"
+    """
+    def name(match: re.Match[str]) -> str:
+        path, call = match.group(1), match.group(2)
+        return f"'{path}'" if call.startswith("convolution") else f"'{path}' ({call})"
+
+    return re.sub(r"'([^'/\s]+)/([^'\s]+)'", name, message)
 
 
 def _fmt(values: Iterable[float], sep: str = "x") -> str:
@@ -206,12 +221,14 @@ def recommendations(data: ReportData) -> list[str]:
                     else "small objects and thin structures can fall between the taps")
             out.append(f"{f.holes} of {volume} inputs ({f.holes / volume:.0%}) inside the receptive field "
                        f"{_fmt(f.size)} are never read: {what}.")
-        out.extend(_capital(m) for m in f.gridding
+        out.extend(_capital(_paths_in(m)) for m in f.gridding
                    if "global operation" not in m and not m.lower().startswith("exact support"))
         s = data.summary or {}
         if s.get("aligned") is False:
+            found = [_paths_in(m) for m in s.get("alignment", [])[:3]]
+            fix = "" if any("pad" in m for m in found) else " Pad the branches so their centres agree."
             out.append("Some merges add branches whose receptive fields are not centred alike: "
-                       + "; ".join(s.get("alignment", [])[:3]) + ". Pad the branches so their centres agree.")
+                       + "; ".join(found) + "." + fix)
         spatial = data.input_shape[2:]
         if len(spatial) == f.dims and any(r > n for r, n in zip(f.size, spatial)):
             out.append(_too_large(data, sequence, causal, dilated))
