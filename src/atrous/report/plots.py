@@ -50,6 +50,8 @@ _FIT = "#3fb950"  # the Gaussian fit
 _HOLE = "#d62728"
 _ZERO = "#cfcfcf"  # cells that receive no gradient at all
 _IMAGE_DPI = 96  # resolution of the raster part (the maps) inside the SVG
+#: 1-D curves longer than this are rasterised inside the SVG (vector paths of 10,000 steps weigh a megabyte)
+_VECTOR_SAMPLES = 2000
 #: maps up to this many cells a side are embedded as they are (the viewer scales them); larger ones are
 #: resampled to the figure's resolution, which keeps the SVG small
 _NATIVE_SIDE = 400
@@ -161,7 +163,7 @@ def _series(ax: Any, x: np.ndarray, y: np.ndarray, **kw: Any) -> None:
     """A non-negative profile on a possibly logarithmic axis: zeros are gaps; isolated values get a marker."""
     pos = y > 0
     lonely = pos & ~np.concatenate([[False], pos[:-1]]) & ~np.concatenate([pos[1:], [False]])
-    ax.plot(x, np.where(pos, y, np.nan), **kw)
+    ax.plot(x, np.where(pos, y, np.nan), rasterized=len(x) > _VECTOR_SAMPLES, **kw)
     if lonely.any():
         ax.plot(x[lonely], y[lonely], "o", ms=3, color=kw.get("color"))
 
@@ -569,14 +571,16 @@ def _draw_support(data: ReportData) -> Any:
             fig = _new(9.0, 3.0)
             ax = fig.add_subplot()
             x = np.arange(counts.size) + origin[0]
-            ax.fill_between(x, np.log10(np.maximum(counts, 1)) * (counts > 0), step="mid", color="#3b6ea8", lw=0,
-                            label="log10(paths)")
-            ax.step(x, np.log10(np.maximum(counts, 1)) * (counts > 0), where="mid", color="#1d3f66", lw=0.8)
+            # long supports (thousands of samples) are drawn as raster inside the SVG, which stays small
+            raster = counts.size > _VECTOR_SAMPLES
+            logs = np.log10(np.maximum(counts, 1)) * (counts > 0)
+            ax.fill_between(x, logs, step="mid", color="#3b6ea8", lw=0, label="log10(paths)", rasterized=raster)
+            ax.step(x, logs, where="mid", color="#1d3f66", lw=0.8, rasterized=raster)
             runs = _runs(counts == 0)
             if runs:
                 top = max(float(np.log10(max(counts.max(), 1))), 0.3)
                 ax.broken_barh([(origin[0] + s - 0.5, n) for s, n in runs], (-0.06 * top, 0.06 * top),
-                               color=_HOLE, label=f"holes ({holes})")
+                               color=_HOLE, label=f"holes ({holes})", rasterized=len(runs) > _VECTOR_SAMPLES // 4)
                 ax.legend(loc="upper left")
             ax.set_xlim(origin[0] - 0.5, origin[0] + counts.size - 0.5)
             ax.set_xlabel("input offset from output 0" + (" (negative: past)" if causal else ""))
