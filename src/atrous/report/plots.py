@@ -241,7 +241,8 @@ def _erf_causal(data: ReportData, view: ErfView, scale: str) -> Any:
     bottom.legend(handles, labels, loc="lower left", ncols=2, framealpha=0.9)
     order = np.argsort(lag)
     cum = np.cumsum(e.map[order]) / e.map.sum()
-    bottom.plot(lag[order], cum, color="#5b2a86", lw=1.2)
+    shown = lag[order] >= (lag.min() if stats.future > 0 else 0)  # no future inputs: the curve starts at lag 0
+    bottom.plot(lag[order][shown], cum[shown], color="#5b2a86", lw=1.2)
     for q in (0.5, 0.95):
         bottom.axhline(q, color="#999999", lw=0.7)
     bottom.set_ylim(0, 1.02)
@@ -250,6 +251,9 @@ def _erf_causal(data: ReportData, view: ErfView, scale: str) -> Any:
     right = min(newest, max(stats.span, lookback or 0) + max(2, stats.span // 20))
     bottom.set_xlim(right + 0.5, min(-0.5, float(lag.min()) if stats.future > 0 else -0.5))
     bottom.set_xlabel("lag L: samples behind the unit's newest input (the past is to the left)")
+    from matplotlib.ticker import MaxNLocator
+
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     fig.suptitle(f"Causal ERF of {module_path(e.node)} unit {list(e.unit)}: half the mass within lag "
                  f"{stats.lag50}, 95% within lag {stats.lag95}" + (f" (lookback {lookback})" if lookback else ""))
     _add_notes(fig, [n for n in view.notes if not n.startswith("One-sided")])
@@ -671,6 +675,9 @@ def _draw_timeline(data: ReportData) -> Any:
         ax.axvline(0, color="#333333", lw=0.8)
         ax.grid(True, axis="x", alpha=0.3)
         if causal:
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
             ax.invert_xaxis()
             ax.set_xlabel("lag: samples behind output 0's newest input (the past is to the left)")
         else:

@@ -121,9 +121,10 @@ def erf_view(data: ReportData) -> ErfView:
             box = (tuple(lo), tuple(hi))
             if clipped:
                 spans = ", ".join(f"{f}…{la}" for f, la in zip(first, last))
+                where = f"{shape[0]}-sample input" if len(shape) == 1 else f"{_fmt(shape, '×')} input"
                 notes.append(f"The theoretical receptive field of unit {list(e.unit)} ({_fmt(data.box[1], '×')}; "
-                             f"inputs {spans}) reaches past the edges of the {_fmt(shape, '×')} input: its box is "
-                             "drawn clipped to the input.")
+                             f"inputs {spans}) reaches past the edges of the {where}: its box is drawn clipped to "
+                             "the input.")
         else:
             notes.append(f"The theoretical receptive field of unit {list(e.unit)} lies outside the input.")
     f = data.field
