@@ -429,8 +429,12 @@ def _frequency_panel(ax: Any, f: Frequency, scale: str, log_frequency: bool) -> 
                               f"{why})")
     ax.plot(w, y(f.stack), lw=2.0, color="k", label="whole stack (linearised)")
     if f.cutoff is not None:
-        ax.axvline(f.cutoff / math.pi, color="#2ca02c", ls="--", lw=1,
-                   label=f"stack -3 dB at {f.cutoff / math.pi:.3g}π")
+        step = float(f.omega[1] - f.omega[0]) if f.omega.size > 1 else 0.0
+        # the cut-off is the first grid frequency below -3 dB: within ten steps of 0 that is a coarse answer
+        coarse_grid = step > 0 and f.cutoff <= 10.5 * step
+        where = (f"between {(f.cutoff - step) / math.pi:.3g}π and {f.cutoff / math.pi:.3g}π (one step of the "
+                 "frequency grid)" if coarse_grid else f"at {f.cutoff / math.pi:.3g}π")
+        ax.axvline(f.cutoff / math.pi, color="#2ca02c", ls="--", lw=1, label=f"stack -3 dB {where}")
     if f.stride > 1:
         ax.axvline(1 / f.stride, color=_HOLE, ls=":", lw=1.2, label=f"Nyquist after stride {f.stride:g}")
     if log_frequency:
