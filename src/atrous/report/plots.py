@@ -288,7 +288,7 @@ def _erf_maps(data: ReportData, view: ErfView, scale: str) -> Any:
     bad_fit = not view.gaussian_ok
     shown = None
     for i, (title, img) in enumerate(panels):
-        ax = fig.add_subplot(grid[0, i] if len(panels) == full.ndim or len(panels) > 1 else grid[0, :])
+        ax = fig.add_subplot(grid[0, i] if len(panels) > 1 else grid[0, :])
         masked = np.ma.masked_where(img <= 0, img)
         native = max(img.shape) <= _NATIVE_SIDE
         shown = ax.imshow(masked, cmap=cmap, norm=norm, interpolation="none" if native else "antialiased",
@@ -312,7 +312,7 @@ def _erf_maps(data: ReportData, view: ErfView, scale: str) -> Any:
                  extend="min" if scale == "log" else "neither")
     # cross-sections through the peak, one small panel per axis
     for a, name in enumerate(names):
-        ax = fig.add_subplot(grid[1, a] if len(grid.get_geometry()) and a < grid.get_geometry()[1] else grid[1, -1])
+        ax = fig.add_subplot(grid[1, a])  # the grid has at least one column per axis
         index: list[Any] = list(peak)
         index[a] = slice(None)
         x = np.arange(full.shape[a])
