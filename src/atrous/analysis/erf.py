@@ -36,9 +36,12 @@ from atrous.analysis.erf_metrics import (
     RADII,
     THRESHOLDS,
     AxisFit,
+    LagStats,
     PowerLaw,
     area_ratios,
+    degenerate_fit,
     gaussian_fit,
+    lag_stats,
     mass_width,
     moments,
     power_law,
@@ -92,6 +95,20 @@ class ERF:
     def std(self) -> tuple[float, ...]:
         """Standard deviation of the marginal along each axis (moments, no fit)."""
         return tuple(sd for _, sd in moments(self.map))
+
+    def degenerate(self, lengths: Sequence[float] | None = None) -> tuple[str | None, ...]:
+        """Per axis, why the Gaussian fit cannot summarise the map (see :func:`degenerate_fit`), or ``None``.
+
+        ``lengths``: the field's length per axis (the theoretical receptive field clipped to the input);
+        default: the input's length.
+        """
+        sizes = self.map.shape if lengths is None else tuple(lengths)
+        return tuple(degenerate_fit(f, n, sd) for f, n, sd in zip(self.fits, sizes, self.std))
+
+    def lag_stats(self, newest: int) -> LagStats:
+        """One-sided statistics of a 1-D ERF seen from input ``newest`` (see :func:`lag_stats`): the measure
+        for a causal unit, whose ERF starts at its newest input and decays into the past."""
+        return lag_stats(self.map, newest)
 
     def area_ratio(self, thresholds: Sequence[float] = THRESHOLDS) -> dict[str, float | None]:
         return area_ratios(self.map, thresholds)

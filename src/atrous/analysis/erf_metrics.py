@@ -10,6 +10,11 @@ metrics can be applied to maps measured elsewhere. Coordinates are array indices
   ``sum(A)`` exceeds ``t``; the ratio is its area over the map's. ``None`` when no such square fits.
 - :func:`radial_mass`: share of the map's mass within Euclidean distance ``r`` of the centre.
 - :func:`power_law`: the exponent ``a`` of ``y ∝ x^a`` fitted in log-log space (the ERF depth sweep).
+- :func:`lag_stats` and :func:`lag_holding`: one-sided statistics of a causal (1-D) ERF, in samples behind the
+  newest input the unit reads: the mass-weighted lag and the lags holding 50% and 95% of the mass. A causal ERF
+  starts at lag 0 and decays into the past; a Gaussian centred somewhere in between describes it poorly.
+- :func:`degenerate_fit`: why a Gaussian fit cannot summarise the map (a spike, a non-finite value, a fit that
+  caught a narrow peak rather than the spread), or ``None`` when it can.
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ from atrous.errors import ShapeError, bad
 
 __all__ = [
     "AxisFit",
+    "LagStats",
     "PowerLaw",
     "area_ratios",
+    "degenerate_fit",
     "gaussian_fit",
+    "lag_holding",
+    "lag_stats",
     "marginal",
     "mass_width",
     "moments",
@@ -46,6 +55,22 @@ class AxisFit:
     sigma: float
     amplitude: float
     r2: float
+
+
+@dataclass(frozen=True)
+class LagStats:
+    """One-sided summary of a 1-D ERF, in samples behind the newest input the unit reads (that input is lag 0).
+
+    ``lag50`` and ``lag95``: the smallest lag ``L`` such that the inputs at lags ``<= L`` hold 50% (95%) of the
+    mass. ``future``: the share of the mass at negative lags (inputs after the newest one; 0 for a causal unit).
+    ``span``: the largest lag with any mass.
+    """
+
+    mean_lag: float
+    lag50: int
+    lag95: int
+    future: float
+    span: int
 
 
 @dataclass(frozen=True)
@@ -244,3 +269,88 @@ def power_law(x: Sequence[float], y: Sequence[float]) -> PowerLaw:
     ss_tot = float(((ly - ly.mean()) ** 2).sum())
     r2 = 1.0 - float(((ly - pred) ** 2).sum()) / ss_tot if ss_tot > 0 else 1.0
     return PowerLaw(exponent=float(slope), scale=float(np.exp(intercept)), r2=r2)
+
+
+def _lag_profile(erf: np.ndarray, newest: object, axis: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(lags, mass)`` ordered by increasing lag (``lag = newest - index``), the mass summed over other axes."""
+    if isinstance(newest, bool) or not isinstance(newest, (int, np.integer)):
+        raise bad(where, "newest", "an int (the index of the newest input the unit reads)", newest)
+    arr = _check_map(erf, where)
+    if not 0 <= axis < arr.ndim:
+        raise bad(where, "axis", f"an int in 0..{arr.ndim - 1}", axis)
+    m = arr.sum(axis=tuple(a for a in range(arr.ndim) if a != axis))
+    if m.sum() <= 0:
+        raise ShapeError(f"{where}: the map is zero everywhere")
+    lags = int(newest) - np.arange(m.size)
+    return lags[::-1], m[::-1]
+
+
+def lag_holding(erf: np.ndarray, newest: int, mass: float = 0.95, axis: int = 0) -> int:
+    """The smallest lag ``L`` such that the inputs at lags ``<= L`` hold ``mass`` of the map along ``axis``.
+
+    ``newest`` is the index (along ``axis``) of the newest input the measured unit reads (lag 0).
+
+    >>> lag_holding(np.array([0, 1, 1, 2, 4.0]), newest=4, mass=0.5), lag_holding(np.array([0, 1, 1, 2, 4.0]), 4)
+    (0, 3)
+    """
+    if isinstance(mass, bool) or not isinstance(mass, (int, float)) or not 0 < mass <= 1:
+        raise bad("lag_holding", "mass", "a number in (0, 1]", mass)
+    lags, m = _lag_profile(erf, newest, axis, "lag_holding")
+    cum = np.cumsum(m)
+    # relative slack: 0.95 of a sum of floats is reached although rounding leaves it a hair short
+    return int(lags[int(np.searchsorted(cum, mass * cum[-1] * (1 - 1e-12), side="left"))])
+
+
+def lag_stats(erf: np.ndarray, newest: int, axis: int = 0) -> LagStats:
+    """The one-sided statistics of a map along ``axis`` seen from input ``newest`` (see :class:`LagStats`).
+
+    >>> s = lag_stats(np.array([0, 1, 1, 2, 4.0]), newest=4)
+    >>> s.mean_lag, s.lag50, s.lag95, s.future, s.span
+    (0.875, 0, 3, 0.0, 3)
+    """
+    lags, m = _lag_profile(erf, newest, axis, "lag_stats")
+    total = float(m.sum())
+    return LagStats(
+        mean_lag=float((lags * m).sum()) / total,
+        lag50=lag_holding(erf, newest, 0.5, axis),
+        lag95=lag_holding(erf, newest, 0.95, axis),
+        future=float(m[lags < 0].sum()) / total,
+        span=int(lags[m > 0].max()),
+    )
+
+
+def degenerate_fit(fit: AxisFit, length: float | None = None, spread: float | None = None) -> str | None:
+    """Why the Gaussian ``fit`` cannot summarise its map, or ``None`` when it can.
+
+    ``length`` is the length (in samples) of the field the map is measured over (the theoretical receptive
+    field, clipped to the input); ``spread`` the standard deviation of the marginal that was fitted (see
+    :func:`moments`). Flagged: non-finite values; sigma below half a sample (a single spike, which any narrow
+    Gaussian fits, so an R² of 1 means nothing); an R² below 0; sigma under 2% of the field or under a quarter
+    of the map's own spread (the fit caught a narrow peak, not the spread); sigma over twice the field (a flat
+    map). A low but positive R² is a poor fit, not a degenerate one: it is left to the caller.
+
+    >>> print(degenerate_fit(AxisFit(6.0, 0.16, 1.0, 1.0), length=13))  # doctest: +NORMALIZE_WHITESPACE
+    σ 0.16 is below half a sample: the map is a single spike, which any narrow Gaussian fits, so its R² of 1 means
+    nothing
+    >>> degenerate_fit(AxisFit(center=6.0, sigma=2.5, amplitude=0.2, r2=0.97), length=13) is None
+    True
+    """
+    values = (fit.center, fit.sigma, fit.amplitude, fit.r2)
+    if not all(math.isfinite(v) for v in values):
+        return "the fit did not converge (a non-finite centre, σ, amplitude or R²)"
+    sigma = fit.sigma
+    if sigma < 0.5:
+        meaningless = ", so its R² of 1 means nothing" if fit.r2 >= 0.999 else ""
+        return (f"σ {sigma:.2g} is below half a sample: the map is a single spike, which any narrow Gaussian "
+                f"fits{meaningless}")
+    if fit.r2 < 0:
+        return f"R² {fit.r2:.2f} is below 0: the Gaussian fits the map worse than a constant"
+    if length is not None and length >= 10 and sigma < length / 50:
+        return (f"σ {sigma:.2g} is under 2% of the {length:g}-sample field: the fit caught a narrow peak, "
+                "not the spread of the map")
+    if spread is not None and spread > 0 and sigma < spread / 4:
+        return (f"σ {sigma:.2g} is under a quarter of the map's standard deviation {spread:.3g}: the fit caught "
+                "a narrow peak, not the spread of the map")
+    if length is not None and length > 0 and sigma > 2 * length:
+        return f"σ {sigma:.3g} is over twice the {length:g}-sample field: the map is flat, not a bump"
+    return None
