@@ -120,26 +120,31 @@ def _figures(data: ReportData) -> list[str]:
     from atrous.report import plots
 
     parts = []
-    timeline = getattr(plots, "timeline_figure", None)
     f = data.field
-    if timeline is not None and f is not None and f.dims == 1 and data.layers:
+    if f is not None and f.dims == 1 and data.layers:
         parts += ["<h2>Taps per layer</h2>",
-                  _figure(timeline, data, "taps per layer", "Which past samples each layer's kernel reads, "
-                          "relative to the newest output sample, layer by layer.")]
+                  _figure(plots.timeline_figure, data, "taps per layer",
+                          "Each layer's taps relative to the newest output sample, the field accumulated so far, "
+                          "and the lookback.")]
     if data.growth:
         parts += ["<h2>Receptive-field growth</h2>",
                   _figure(plots.growth_figure, data, "receptive field per layer",
-                          "Receptive-field size after each traced node, per spatial axis, by module path.")]
+                          "The largest receptive field reached so far (over every path) after each layer, by module "
+                          "path; grey dots are each layer's own path, dashed the jump.")]
     parts += ["<h2>Effective receptive field</h2>", erf_table(data)]
     if data.erf is not None:
+        caption = ("Mean absolute input gradient of one output unit (share of its peak), with the theoretical "
+                   "receptive field; the data-free panel shows the path counts of the linearised uniform-weight "
+                   "network.")
+        notes = plots.erf_notes(data)
         parts.append(_figure(plots.erf_figure, data, "effective receptive field",
-                             "Mean absolute input gradient of one output unit with the theoretical receptive field; "
-                             "the data-free panel shows the path counts of the linearised uniform-weight network."))
+                             " ".join([caption, *notes])))
     if data.frequency:
         parts += ["<h2>Frequency response</h2>", frequency_table(data),
                   _figure(plots.frequency_figure, data, "frequency responses",
-                          "|H(ω)| of the dilated layers (uniform kernel at their rate in input samples) and of the "
-                          "whole linearised stack.")]
+                          "|H(ω)| in dB over log frequency: the dilated layers (uniform kernel at their rate in input "
+                          "samples, one curve per kernel and rate, or their min–max envelope) and the whole "
+                          "linearised stack.")]
     return parts
 
 

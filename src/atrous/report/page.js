@@ -202,6 +202,8 @@ function atrousPage(rootId) {
     const p = await pattern(v.node, v.phase);
     return { origin: v.origin, shape: v.shape, enc: p.enc, values: Array.from(p.values) };
   }
-  window.atrousPages[rootId] = { select, pick, counts, state: () => state.view, nodes: () => nodes.map((n) => n.name) };
-  select(D.selected, false);
+  let drawn = false;
+  window.atrousPages[rootId] = { select, pick, counts, state: () => state.view, nodes: () => nodes.map((n) => n.name),
+                                 ready: () => drawn };
+  select(D.selected, false).then(() => { drawn = true; });
 }

@@ -97,31 +97,21 @@ def layer_table(data: ReportData) -> str:
 
 
 def erf_table(data: ReportData) -> str:
+    """The ERF in numbers: one-sided lags for a causal model, the Gaussian (flagged when degenerate) otherwise,
+    then the RepLKNet area ratios and radial mass for maps centred on their unit."""
+    from atrous.report.recommend import erf_statistics, erf_view
+
     m = data.erf
     if m is None:
         return f'<p class="warn">The ERF was not measured: {e(data.erf_error or "disabled (--no-erf)")}</p>'
-    d = m.as_dict(data.box[1] if data.box else None)
-    rows = [("node, unit", e(f"{m.node}, {list(m.unit)} of {list(m.output_size)}")), ("samples", e(m.samples))]
-    rows += erf_rows(data, d)
+    rows = [(label, e(value)) for label, value in erf_statistics(data)]
+    if not erf_view(data).causal:
+        d = m.as_dict(data.box[1] if data.box else None)
+        ratios = ", ".join(f"t={t}: " + ("not reached" if v is None else f"{100 * v:.2f}%")
+                           for t, v in d["area_ratio"].items())
+        rows.append(("area ratio (RepLKNet)", e(ratios)))
+        rows.append(("radial mass", e(", ".join(f"r≤{r}: {v:.0%}" for r, v in d["radial_mass"].items()))))
     return table(rows)
-
-
-def erf_rows(data: ReportData, d: dict[str, Any]) -> list[tuple[str, str]]:
-    m = data.erf
-    assert m is not None
-    rows = [
-        ("Gaussian centre", e(axes(round(c, 2) for c in m.center))),
-        ("Gaussian σ", e(axes(round(s, 2) for s in m.sigma))),
-        ("fit R²", e(axes(round(r, 4) for r in m.r2))),
-        ("95% mass width", e(axes(d["width95"]))),
-    ]
-    if "erf_trf" in d:
-        rows.append(("ERF / TRF (95% width)", e(axes(d["erf_trf"]))))
-    ratios = ", ".join(f"t={t}: " + ("not reached" if v is None else f"{100 * v:.2f}%")
-                       for t, v in d["area_ratio"].items())
-    rows.append(("area ratio (RepLKNet)", e(ratios)))
-    rows.append(("radial mass", e(", ".join(f"r≤{r}: {v:.0%}" for r, v in d["radial_mass"].items()))))
-    return rows
 
 
 def frequency_table(data: ReportData) -> str:
