@@ -107,3 +107,16 @@ def test_two_sources_are_compared_side_by_side(tmp_path: Path, capsys: pytest.Ca
     d = json.loads(capsys.readouterr().out)
     assert [r["support"]["holes"] for r in d["compare"]] == [120, 0] and d["same_input"] is True
     assert main(["report", a, b, a, "--json"]) == 2
+
+
+def test_the_erf_batch_shrinks_to_fit_max_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from atrous._validate import activation_bytes
+    from atrous.models import create_model
+
+    one = 3 * activation_bytes(create_model("dilated_cnn"), (1, 1, 64, 64))
+    argv = ["report", "atrous:dilated_cnn", "--input-shape", "1,1,64,64", "--samples", "4", "--json"]
+    assert main([*argv, "--max-memory", str(1.5 * one / 1e9)]) == 0  # one input per pass fits, four do not
+    assert json.loads(capsys.readouterr().out)["erf"]["samples"] == 4
+    assert main([*argv, "--max-memory", str(0.5 * one / 1e9)]) == 2
+    err = capsys.readouterr().err
+    assert "--input-shape" in err and "1,1,64,64" in err and len(err.strip().splitlines()) == 1

@@ -36,3 +36,15 @@ def check_gradient_memory(where: str, model: Any, shape: tuple[int, ...], cap: i
     estimate = copies * activation_bytes(model, shape)
     check_cap(where, "--input-shape", ",".join(map(str, shape)), estimate, cap, "memory",
               "the gradient measurement keeps every activation; use a smaller input or raise --max-memory (GB)")
+
+
+def gradient_batch(where: str, model: Any, shape: tuple[int, ...], cap: int, batch: int, copies: int = 3) -> int:
+    """The largest batch (at most ``batch``) whose gradient measurement at ``shape`` fits in ``cap`` bytes; one
+    line naming the input shape when not even one input fits. Fewer inputs per pass give the same result."""
+    from atrous._validate import activation_bytes
+
+    one = copies * activation_bytes(model, (1, *shape[1:]))
+    fits = int(cap // max(one, 1))
+    if fits < 1:
+        check_gradient_memory(where, model, (1, *shape[1:]), cap, copies)
+    return max(1, min(batch, fits))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from atrous._files import atomic_write
 from atrous._validate import MAX_SEED, int_in_range, positive_int
-from atrous.cli._caps import add_cap_flags, check_gradient_memory, memory_cap
+from atrous.cli._caps import add_cap_flags, gradient_batch, memory_cap
 from atrous.cli._format import axes
 from atrous.cli._notes import note
 from atrous.cli._report import rf_lines
@@ -172,8 +172,9 @@ def _report(args: argparse.Namespace, text: str) -> ReportData:
     early: list[str] = []  # warnings of the model's own code while it is built and sized
     with noted(early):
         model = build_model(src, "report", max_bytes=cap)
-        if not args.no_erf:
-            check_gradient_memory("report", model, (min(ERF_BATCH, args.samples), *shape[1:]), cap)
+        batch = min(ERF_BATCH, args.samples)
+        if not args.no_erf:  # fewer inputs per pass when a full batch would not fit under --max-memory
+            batch = gradient_batch("report", model, shape, cap, batch)
     node = args.node
     if node is None and src.registry_name is not None:
         from atrous.models import model_info
@@ -182,7 +183,7 @@ def _report(args: argparse.Namespace, text: str) -> ReportData:
     bar = _Bar(sys.stderr, "ERF samples") if not args.json else None
     try:
         data = collect(model, shape, source=text, node=node, samples=args.samples, inits=args.inits,
-                       seed=args.seed, device=args.device, erf=not args.no_erf, progress=bar,
+                       seed=args.seed, device=args.device, erf=not args.no_erf, progress=bar, batch_size=batch,
                        run=run_info(src.checkpoint) if src.checkpoint is not None else None)
     finally:
         if bar is not None:

@@ -98,6 +98,7 @@ def collect(
     erf: bool = True,
     progress: Callable[[int, int], None] | None = None,
     run: RunInfo | None = None,
+    batch_size: int = 16,
 ) -> ReportData:
     """Analyse ``model`` and measure its ERF; failures of one part are recorded, not raised, when the other
     part can still be shown (an untraceable model still gets its ERF, and the reverse).
@@ -105,7 +106,7 @@ def collect(
     Warnings raised by the model's own code are recorded in ``notes`` instead of being printed."""
     notes: list[str] = []
     with noted(notes):
-        data = _collect(model, input_shape, source, node, samples, inits, seed, device, erf, progress)
+        data = _collect(model, input_shape, source, node, samples, inits, seed, device, erf, progress, batch_size)
     data.notes = [*data.notes, *(n for n in notes if n not in data.notes)]
     data.run = run
     data.advice = recommendations(data)
@@ -113,7 +114,8 @@ def collect(
 
 
 def _collect(model: nn.Module, input_shape: Sequence[int], source: str, node: str | None, samples: int, inits: int,
-             seed: int, device: str, erf: bool, progress: Callable[[int, int], None] | None) -> ReportData:
+             seed: int, device: str, erf: bool, progress: Callable[[int, int], None] | None,
+             batch_size: int) -> ReportData:
     from atrous.analysis.analyze import analyze
 
     shape = tuple(int(n) for n in input_shape)
@@ -132,7 +134,7 @@ def _collect(model: nn.Module, input_shape: Sequence[int], source: str, node: st
     if erf:
         try:
             measured = effective_rf(model, shape, node=erf_node, samples=samples, inits=inits, seed=seed,
-                                    device=device, progress=progress)
+                                    device=device, progress=progress, batch_size=batch_size)
         except UnsupportedOpError as e:
             erf_error = str(e)
     if summary is None and measured is None:
