@@ -35,7 +35,7 @@ def _same(shown: str, real: str) -> bool:
 @pytest.mark.slow
 def test_readme_shows_what_make_run_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = tmp_path / "report.html"
-    assert main(COMMAND.split()[1:-1] + [str(page)]) == 0
+    assert main([*COMMAND.split()[1:-1], str(page)]) == 0
     captured = capsys.readouterr()
     real = [*captured.err.strip().splitlines(), *captured.out.strip().splitlines()]
     real[-1] = real[-1].replace(str(page.resolve()), "/path/to/atrous/report.html")
