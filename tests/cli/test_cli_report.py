@@ -71,7 +71,7 @@ def test_every_spatial_registry_model_gets_a_report(name: str) -> None:
 
 def test_graph_model_gets_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "atrous:dilated_gnn"]) == 2
-    assert "input_shape" in capsys.readouterr().err
+    assert "--input-shape" in capsys.readouterr().err
 
 
 @pytest.mark.slow

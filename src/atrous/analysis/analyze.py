@@ -107,7 +107,7 @@ def analyze(model: nn.Module, input_shape: Sequence[int], node: str | None = Non
         if output is None:
             keys = traced.output_keys
             notes.append(f"the model returns {len(keys)} outputs ({', '.join(keys)}); the fields above describe "
-                         f"output {chosen!r}; pick another with output= (--output), and see 'outputs' for all of them")
+                         f"output {chosen!r}; pick another with output=, and see 'outputs' for all of them")
         for key in traced.output_keys:
             if key not in traced.outputs:  # an output behind an op atrous cannot map: listed with the reason
                 summary["outputs"][key] = {"error": str(traced.opaque[key])}
@@ -124,10 +124,10 @@ def _pick_output(traced: TracedModel, output: str | int | None) -> str:
     keys = list(traced.outputs)
     if output is None:
         if "output" in traced.opaque and not keys:
-            raise UnsupportedOpError(f"{traced.opaque['output']}; analyse an earlier node with node= (--node)")
+            raise UnsupportedOpError(f"{traced.opaque['output']}; analyse an earlier node with node=")
         if not keys:
             failed = next(iter(traced.opaque.values()))
-            raise UnsupportedOpError(f"{failed}; analyse an earlier node with node= (--node)")
+            raise UnsupportedOpError(f"{failed}; analyse an earlier node with node=")
         return "out" if "out" in keys else keys[0]
     key = str(output)
     if key in traced.outputs:
@@ -171,7 +171,7 @@ def _summary(traced: TracedModel, target: int, rows: bool = True) -> dict[str, A
         raise UnsupportedOpError(
             f"analyze: fractional resizes make the receptive field of {graph.nodes[target].name!r} repeat only "
             f"every {worst} output units along an axis; the exact phase-by-phase analysis is not attempted beyond "
-            f"{MAX_AXIS_PERIOD}; analyse an earlier node with node= (--node), or measure it")
+            f"{MAX_AXIS_PERIOD}; analyse an earlier node with node=, or measure it")
     summary = summarize(graph, traced.input_size)
     summary["rf"]["exact"] = traced.exact(target)
     summary["method"] = "analytic"

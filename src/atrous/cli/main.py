@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -90,8 +91,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bug(e, debug)
 
 
+#: Python arguments named in library messages, and the flag a command-line user sets instead
+FLAGS = {"node": "--node", "output": "--output", "input_shape": "--input-shape", "samples": "--samples",
+         "inits": "--inits", "seed": "--seed", "device": "--device", "empirical": "--empirical"}
+_ARG = re.compile(r"\b(" + "|".join(FLAGS) + r")=(?![\w'\"(\[])")
+_RULE = re.compile(r"^(\w+): (" + "|".join(FLAGS) + r") must\b")
+
+
 def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())
+    """The message on one line, with the Python arguments it names (``node=``) given as the flags (``--node``)."""
+    text = " ".join(str(e).split())
+    text = _RULE.sub(lambda m: f"{m.group(1)}: {FLAGS[m.group(2)]} must", text)
+    return _ARG.sub(lambda m: FLAGS[m.group(1)], text)
 
 
 def _bug(e: BaseException, debug: bool) -> int:
