@@ -174,8 +174,8 @@ class DeepLabV3(ReceptiveFieldMixin, nn.Module):
     def rf_spec(self, graph: rf.Graph, src: int, name: str = "") -> int:
         if self.decoder:
             raise UnsupportedOpError("DeepLabV3: the decoder upsamples bilinearly, so its receptive field depends "
-                                     "on the output position; use decoder=False, or measure it with empirical_rf(model, "
-                                     "input_shape, node='aspp')")
+                                     "on the output position; use decoder=False, or measure it with "
+                                     "empirical_rf(model, input_shape, node='aspp')")
         h, _ = self.backbone.rf_spec_outputs(graph, src)
         assert isinstance(self.aspp, (ASPP, _Cascade))
         h = self.aspp.rf_spec(graph, h, "aspp")

@@ -103,7 +103,8 @@ def erf_table(data: ReportData) -> str:
 
     m = data.erf
     if m is None:
-        return f'<p class="warn">The ERF was not measured: {e(data.erf_error or "disabled (erf=False, or --no-erf on the command line)")}</p>'
+        why = data.erf_error or "disabled (erf=False, or --no-erf on the command line)"
+        return f'<p class="warn">The ERF was not measured: {e(why)}</p>'
     rows = [(label, e(value)) for label, value in erf_statistics(data)]
     if not erf_view(data).causal:
         d = m.as_dict(data.box[1] if data.box else None)
