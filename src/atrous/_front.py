@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from atrous.analysis import Analysis
-    from atrous.report.data import ReportData
+    from atrous.report.result import Report
 
 __all__ = ["analyze", "report"]
 
@@ -51,7 +51,7 @@ def analyze(model: nn.Module | str, input_shape: Sequence[int] | None = None, *,
 
 def report(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, node: str | None = None,
            samples: int = 16, inits: int = 1, seed: int = 0, device: str = "cpu", erf: bool = True,
-           progress: bool | None = None) -> ReportData:
+           progress: bool | None = None) -> Report:
     """The analysis plus the measured effective receptive field, frequency view and advice of ``model``.
 
     Returns a report object that Jupyter shows as the interactive page; ``.save("report.html")`` writes the

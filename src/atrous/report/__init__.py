@@ -12,15 +12,16 @@ from typing import Any
 from atrous.report.collect import collect
 from atrous.report.data import Frequency, ReportData
 from atrous.report.html import render_fragment, render_html
+from atrous.report.result import Report
 
-__all__ = ["Frequency", "ReportData", "collect", "render_fragment", "render_html"]
+__all__ = ["Frequency", "Report", "ReportData", "collect", "render_fragment", "render_html"]
 
 
 class _CallableModule(types.ModuleType):
     """``atrous.report`` is both this package and the front-door function (Python binds the name to the package
     once it is imported, so the function lives here as the package's ``__call__``)."""
 
-    def __call__(self, *args: Any, **kwargs: Any) -> ReportData:
+    def __call__(self, *args: Any, **kwargs: Any) -> Report:
         from atrous._front import report
 
         return report(*args, **kwargs)

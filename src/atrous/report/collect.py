@@ -17,6 +17,7 @@ from atrous.errors import AtrousError, UnsupportedOpError
 from atrous.report.data import Frequency, ReportData, RunInfo
 from atrous.report.explorer import explore
 from atrous.report.recommend import recommendations
+from atrous.report.result import Report
 
 __all__ = ["collect", "noted"]
 
@@ -99,7 +100,7 @@ def collect(
     progress: Callable[[int, int], None] | None = None,
     run: RunInfo | None = None,
     batch_size: int = 16,
-) -> ReportData:
+) -> Report:
     """Analyse ``model`` and measure its ERF; failures of one part are recorded, not raised, when the other
     part can still be shown (an untraceable model still gets its ERF, and the reverse).
 
@@ -115,7 +116,7 @@ def collect(
 
 def _collect(model: nn.Module, input_shape: Sequence[int], source: str, node: str | None, samples: int, inits: int,
              seed: int, device: str, erf: bool, progress: Callable[[int, int], None] | None,
-             batch_size: int) -> ReportData:
+             batch_size: int) -> Report:
     from atrous.analysis.analyze import analyze
 
     shape = tuple(int(n) for n in input_shape)
@@ -140,7 +141,7 @@ def _collect(model: nn.Module, input_shape: Sequence[int], source: str, node: st
     if summary is None and measured is None:
         raise UnsupportedOpError(analysis_error or erf_error or "report: nothing could be measured")
 
-    data = ReportData(source=source, input_shape=shape, summary=summary, analysis_error=analysis_error,
+    data = Report(source=source, input_shape=shape, summary=summary, analysis_error=analysis_error,
                       node=measured.node if measured else "output", box=None, growth=[], support=None,
                       support_origin=None, erf=measured, erf_error=erf_error, data_free=None)
     if summary is not None and graph is not None:

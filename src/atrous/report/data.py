@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,9 +93,8 @@ class Frequency:
 
 @dataclass(repr=False)
 class ReportData:
-    """The material of one report; ``as_dict()`` (``to_dict()``) is the ``atrous report --json`` object.
-
-    In a notebook the object shows the report inline; ``save(path)`` writes the self-contained HTML page."""
+    """The material of one report; ``as_dict()`` is the ``atrous report --json`` object. What users get is its
+    displayable subclass :class:`~atrous.report.result.Report`."""
 
     source: str
     input_shape: tuple[int, ...]
@@ -116,37 +113,6 @@ class ReportData:
     notes: list[str] = field(default_factory=list)  # warnings the model's own code raised, and other remarks
     run: RunInfo | None = None
     explorer: Explorer | None = None  # what the interactive page embeds
-
-    def __repr__(self) -> str:
-        f = self.field
-        parts = [f"source={self.source!r}", "input=" + "x".join(map(str, self.input_shape))]
-        if f is not None:
-            parts.append(f"node={f.node!r}, rf={'x'.join(map(str, f.size))}" + (" + global" if f.is_global else "")
-                         + f", holes={f.holes}")
-        else:
-            parts.append("analysis=None")
-        if self.erf is not None:
-            parts.append(f"erf_samples={self.erf.samples}")
-        parts.append(f"advice={len(self.advice)}")
-        return f"Report({', '.join(parts)})"
-
-    def _repr_html_(self) -> str:
-        from atrous.report.html import render_fragment
-
-        return render_fragment(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``atrous report --json`` object."""
-        return self.as_dict()
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the self-contained HTML page (atomically) and return its path."""
-        from atrous._files import atomic_write
-        from atrous.report.html import render_html
-
-        out = Path(path)
-        atomic_write(out, render_html(self))
-        return out
 
     @property
     def field(self) -> Field | None:
