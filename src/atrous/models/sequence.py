@@ -13,6 +13,7 @@ from atrous.models._registry import register_model
 from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.blocks import GatedResidualBlock, TemporalBlock
 from atrous.nn.conv import CausalConv1d
+from atrous.stream.ir import Builder, Value, register_lowering
 
 __all__ = ["TCN", "WaveNet"]
 
@@ -104,6 +105,14 @@ class TCN(ReceptiveFieldMixin, nn.Module):
         return src if self.head is None else graph.add(rf.conv(1), src, name="head")
 
 
+@register_lowering(TCN)
+def _lower_tcn(m: TCN, b: Builder, x: Value, name: str) -> Value:
+    sub = f"{name}." if name else ""
+    for i, level in enumerate(m.levels):
+        x = b.lower1(level, x, f"{sub}levels.{i}")
+    return x if m.head is None else b.lower1(m.head, x, f"{sub}head")
+
+
 @register_model("wavenet", description="WaveNet: cycles of gated residual blocks, dilations 1..2^(n-1), skips",
                 causal=True, input_shape=(2, 1, 600), tags=("sequence",))
 class WaveNet(ReceptiveFieldMixin, nn.Module):
@@ -156,3 +165,16 @@ class WaveNet(ReceptiveFieldMixin, nn.Module):
             skips.append(skip)
         total = skips[0] if len(skips) == 1 else graph.merge(skips, op="add", name="skips")
         return graph.add(rf.conv(1), total, name="head")
+
+
+@register_lowering(WaveNet)
+def _lower_wavenet(m: WaveNet, b: Builder, x: Value, name: str) -> Value:
+    sub = f"{name}." if name else ""
+    h = b.lower1(m.stem, x, f"{sub}stem")
+    skips = []
+    for i, block in enumerate(m.blocks):
+        out = b.lower(block, h, f"{sub}blocks.{i}")
+        assert isinstance(out, tuple)
+        h = out[0]
+        skips.append(out[1])
+    return b.lower1(m.head, b.add(*skips) if len(skips) > 1 else skips[0], f"{sub}head")

@@ -8,9 +8,11 @@ import torch
 from torch import Tensor, nn
 
 from atrous.errors import ConfigError, ShapeError
-from atrous.stream import _fast, _program
-from atrous.stream._plan import build_plan
-from atrous.stream.functional import State, _check_chunk, _model_device, _model_dtype, init_state, step
+from atrous.stream import _chunk, _fast, _program
+from atrous.stream.functional import (
+    State, _check_chunk, _check_cond, _model_device, _model_dtype, init_state, step,
+)
+from atrous.stream.ir import lower
 
 __all__ = ["StreamStep", "StreamingModule"]
 
@@ -51,7 +53,7 @@ class StreamingModule:
             raise ConfigError(f"StreamingModule: engine must be 'auto', 'numpy' or 'torch', got {engine!r}")
         self.model = model
         self.batch_size = batch_size
-        self._plan = build_plan(model)
+        self._plan = lower(model)
         state = init_state(model, batch_size, dtype=dtype, device=device)
         dtype = _model_dtype(model) if dtype is None else dtype
         device = torch.device(_model_device(model) if device is None else device)
@@ -79,21 +81,24 @@ class StreamingModule:
         if self._program is not None:
             self._program.refresh()
 
-    def __call__(self, chunk: Tensor, reset: Tensor | None = None) -> Tensor:
-        """The output for ``chunk`` ``(B, C_in, T)``; ``reset`` (bool ``(B,)``) restarts the selected streams."""
+    def __call__(self, chunk: Tensor, reset: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+        """The output for ``chunk`` ``(B, C_in, T)``; ``reset`` (bool ``(B,)``) restarts the selected streams;
+        ``cond`` conditions a conditioned model (``(B, C_cond, T)`` local or ``(B, C_cond, 1)`` global, see
+        :func:`atrous.stream.step`)."""
         if isinstance(chunk, Tensor) and chunk.dim() == 3 and chunk.shape[0] != self.batch_size:
             raise ShapeError(f"StreamingModule: chunk batch size must be {self.batch_size}, got {chunk.shape[0]}")
         _check_chunk(chunk, self._plan.in_channels, self._probe, self.model)
+        inputs = _check_cond(self._plan, cond, chunk, "StreamingModule")
         if reset is not None:
             self.reset(reset)
         if chunk.shape[2] == 1 and self._program is not None:
-            return self._program.step(chunk)
+            return self._program.step(chunk) if cond is None else self._program.step(chunk, cond)
         with torch.no_grad():
             if chunk.shape[2] == 1:
-                y = _fast.run1(self._plan.root, chunk[:, :, 0], self._rings, self._t)
+                y = _fast.run1(self._plan, {k: v[:, :, 0] for k, v in inputs.items()}, self._rings, self._t)
                 self._t += 1
                 return y[:, :, None]
-            y, state = step(self.model, chunk, self.state)
+            y, state = step(self.model, chunk, self.state, cond=cond)
             if self._program is not None:
                 self._program.load(state)
             else:
@@ -117,7 +122,8 @@ class StreamingModule:
 
 
 class StreamStep(nn.Module):
-    """``forward(x, *state) -> (y, *new_state)``: the step with its state as explicit inputs and outputs, for
+    """``forward(x, *state) -> (y, *new_state)`` (``forward(x, cond, *state)`` for a conditioned model): the step
+    with its state as explicit inputs and outputs, for
     ``torch.onnx.export`` and ``torch.jit.trace``. Inputs are not checked here (a traced graph would freeze
     the checks); check them with :func:`atrous.stream.step` before exporting.
 
@@ -131,9 +137,11 @@ class StreamStep(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self._plan = build_plan(model)
+        self._plan = lower(model)
 
     def forward(self, x: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
-        new = list(state)
-        y = self._plan.root.run(x, tuple(state), new)
+        inputs = {"x": x}
+        if "cond" in self._plan.inputs:  # a conditioned model: cond comes first, then the state
+            inputs["cond"], state = state[0], state[1:]
+        y, new = _chunk.run(self._plan, inputs, tuple(state))
         return (y, *new)
