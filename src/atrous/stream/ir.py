@@ -518,6 +518,14 @@ def _lower_softmax(m: nn.Softmax | nn.LogSoftmax, b: Builder, x: Value, name: st
     return b.fn(x, m, name)
 
 
+@register_lowering(nn.GLU)
+def _lower_glu(m: nn.GLU, b: Builder, x: Value, name: str) -> Value:
+    if m.dim not in (1, -2):
+        raise UnsupportedOpError(f"stream: {_label(name, m)} gates along dim {m.dim}; only the channels (dim 1) "
+                                 "stream")
+    return b.gate(x, "identity")
+
+
 @register_lowering(nn.Identity)
 def _lower_identity(m: nn.Module, b: Builder, x: Value, name: str) -> Value:
     return x
