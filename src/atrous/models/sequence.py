@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -92,6 +92,30 @@ class TCN(ReceptiveFieldMixin, nn.Module):
                             conv.weight.normal_(0.0, 0.01)
                 if self.head is not None:
                     self.head.weight.normal_(0.0, 0.01)
+
+    def load_pytorch_tcn_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> TCN:
+        """Load a pytorch-tcn ``TCN`` checkpoint (``peer.state_dict()``) into this model; returns ``self``.
+
+        Renames ``network.`` to ``levels.`` and ``projection_out.`` to ``head.`` and drops pytorch-tcn's streaming
+        buffers (``*.padder.buffer``). The model must have the peer's architecture: see "Moving from pytorch-tcn"
+        in ``docs/stream.md`` for the arguments that give it (``kernel_size=4, dropout=0.1, weight_norm=True``
+        for the peer's defaults). Parameters that have no counterpart raise, as ``load_state_dict`` does.
+
+        >>> import pytorch_tcn  # doctest: +SKIP
+        >>> peer = pytorch_tcn.TCN(1, [32] * 4)  # doctest: +SKIP
+        >>> ours = TCN(1, [32] * 4, kernel_size=4, dropout=0.1, weight_norm=True)  # doctest: +SKIP
+        >>> ours.load_pytorch_tcn_state_dict(peer.state_dict())  # doctest: +SKIP
+        """
+        renamed = {}
+        for key, value in state_dict.items():
+            if key.endswith("padder.buffer"):
+                continue
+            for old, new in (("network.", "levels."), ("projection_out.", "head.")):
+                if key.startswith(old):
+                    key = new + key[len(old):]
+            renamed[key] = value
+        self.load_state_dict(renamed, strict=strict)
+        return self
 
     def forward(self, x: Tensor) -> Tensor:
         for level in self.levels:
