@@ -14,8 +14,12 @@ from torch import nn
 
 from atrous.models import create_model
 from atrous.nn import CausalConv1d
-from atrous.stream import StreamingModule, StreamStep, init_state, lower, register_lowering, step
+from atrous.stream import StreamingModule, compiled_available, StreamStep, init_state, lower, register_lowering, step
 from atrous.stream.ir import Builder, Value
+
+
+COMPILED = pytest.param("compiled", marks=pytest.mark.skipif(
+    not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._native)"))
 
 
 class ToyBlock(nn.Module):
@@ -77,7 +81,7 @@ def _wavenet() -> nn.Module:
                         skip_channels=8, cond_channels=5).eval()
 
 
-@pytest.mark.parametrize("engine", ["numpy", "torch"])
+@pytest.mark.parametrize("engine", [COMPILED, "numpy", "torch"])
 @pytest.mark.parametrize("kind", ["global", "local"])
 def test_conditioned_wavenet_streams_exactly(kind: str, engine: str) -> None:
     model = _wavenet()

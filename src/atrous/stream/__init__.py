@@ -20,11 +20,12 @@ Anything else, or a layer that looks ahead, raises :class:`~atrous.errors.Unsupp
 """
 
 from atrous.stream import _pytorch_tcn as _pytorch_tcn  # lowerings of pytorch-tcn's classes, by name
+from atrous.stream._native import available as compiled_available
 from atrous.stream.functional import State, init_state, state_dict_view, state_slots, step
 from atrous.stream.ir import Builder, Program, Slot, lower, register_lowering
 from atrous.stream.module import StreamingModule, StreamStep
 
 __all__ = [
-    "Builder", "Program", "Slot", "State", "StreamStep", "StreamingModule", "init_state", "lower",
+    "Builder", "Program", "Slot", "State", "StreamStep", "StreamingModule", "compiled_available", "init_state", "lower",
     "register_lowering", "state_dict_view", "state_slots", "step",
 ]

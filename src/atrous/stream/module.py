@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from atrous.errors import ConfigError, ShapeError
-from atrous.stream import _chunk, _fast, _program
+from atrous.stream import _chunk, _fast, _native, _program
 from atrous.stream.functional import (
     State, _check_chunk, _check_cond, _model_device, _model_dtype, init_state, step,
 )
@@ -29,12 +29,14 @@ class StreamingModule:
         model: a causal model (see :mod:`atrous.stream`); put it in eval mode first.
         batch_size: number of streams ``B``.
         dtype, device: of the state; default the model's parameters'.
-        engine: the one-sample path. ``"numpy"``: the step compiled to straight-line numpy code over
-            preallocated buffers, each convolution one mat-vec (CPU, float32/float64 with the model's dtype;
-            ~10x faster than ``"torch"`` at batch 1); ``"torch"``: torch ops on ring buffers (any device and
-            dtype); ``"auto"`` (default): ``"numpy"`` where it applies, else ``"torch"``.
+        engine: the one-sample path. ``"compiled"``: the whole step in one call into C (CPU, float32, every
+            instruction one the C step knows; needs the library that ``make`` builds, see
+            :func:`atrous.stream.compiled_available`); ``"numpy"``: the step generated as straight-line numpy code
+            over preallocated buffers, each convolution one mat-vec (CPU, float32/float64 with the model's dtype);
+            ``"torch"``: torch ops on ring buffers (any device and dtype); ``"auto"`` (default): the first of
+            these that applies.
 
-    The numpy engine copies the weights when it is built and again whenever a parameter or buffer of the model is
+    The compiled and numpy engines copy the weights when built and again whenever a parameter or buffer of the model is
     changed in place (``load_state_dict``, an optimizer step: tensor versions are compared every step). Writes
     through ``.data`` or newly assigned ``Parameter`` objects are not seen: call :meth:`refresh` after them.
 
@@ -49,8 +51,9 @@ class StreamingModule:
 
     def __init__(self, model: nn.Module, batch_size: int, dtype: torch.dtype | None = None,
                  device: Any = None, engine: str = "auto") -> None:
-        if engine not in ("auto", "numpy", "torch"):
-            raise ConfigError(f"StreamingModule: engine must be 'auto', 'numpy' or 'torch', got {engine!r}")
+        if engine not in ("auto", "compiled", "numpy", "torch"):
+            raise ConfigError(f"StreamingModule: engine must be 'auto', 'compiled', 'numpy' or 'torch', got "
+                              f"{engine!r}")
         self.model = model
         self.batch_size = batch_size
         self._plan = lower(model)
@@ -58,15 +61,29 @@ class StreamingModule:
         dtype = _model_dtype(model) if dtype is None else dtype
         device = torch.device(_model_device(model) if device is None else device)
         self._probe = (torch.empty(0, dtype=dtype, device=device),)  # what a chunk is checked against
+        native = _native.supported(self._plan, dtype, device, _model_dtype(model))
+        if engine == "compiled" and not native:
+            why = "is not built (python -m atrous.stream._native, or make, builds it)" if not _native.available() \
+                else f"needs a CPU float32 state of the model's dtype, got {dtype} on {device}" \
+                if dtype != torch.float32 or device.type != "cpu" or _model_dtype(model) != dtype \
+                else f"cannot run this model: {_native.unsupported(self._plan)}"
+            raise ConfigError(f"StreamingModule: engine='compiled' {why}; use engine='numpy' or 'torch'")
         ok = _program.supported(self._plan, dtype, device, _model_dtype(model))
         if engine == "numpy" and not ok:
             raise ConfigError(f"StreamingModule: engine='numpy' needs a CPU float32/float64 state of the model's "
                               f"dtype and a model whose input channels are known, got {dtype} on {device}; use "
                               "engine='torch'")
-        self._program = _program.Program(self._plan, model, batch_size, dtype) if ok and engine != "torch" \
-            else None
-        self.engine = "numpy" if self._program is not None else "torch"
+        self._program: _program.Program | _native.Native | None = None
+        if native and engine in ("auto", "compiled"):
+            self._program, self.engine = _native.Native(self._plan, model, batch_size), "compiled"
+        elif ok and engine in ("auto", "numpy"):
+            self._program, self.engine = _program.Program(self._plan, model, batch_size, dtype), "numpy"
+        else:
+            self.engine = "torch"
         self._rings = [] if self._program is not None else _fast.from_linear(state)
+        self._dtype = dtype
+        self._one = None if self._program is None or "cond" in self._plan.inputs or self._plan.in_channels is None \
+            else torch.Size((batch_size, self._plan.in_channels, 1))
         self._t = 0
 
     @property
@@ -85,6 +102,10 @@ class StreamingModule:
         """The output for ``chunk`` ``(B, C_in, T)``; ``reset`` (bool ``(B,)``) restarts the selected streams;
         ``cond`` conditions a conditioned model (``(B, C_cond, T)`` local or ``(B, C_cond, 1)`` global, see
         :func:`atrous.stream.step`)."""
+        # the common case first, checked in a few comparisons: one sample of an unconditioned model on the CPU
+        if reset is None and cond is None and self._one is not None and type(chunk) is Tensor and \
+                chunk.shape == self._one and chunk.dtype == self._dtype and chunk.is_cpu:
+            return self._program.step(chunk)  # type: ignore[union-attr]
         if isinstance(chunk, Tensor) and chunk.dim() == 3 and chunk.shape[0] != self.batch_size:
             raise ShapeError(f"StreamingModule: chunk batch size must be {self.batch_size}, got {chunk.shape[0]}")
         _check_chunk(chunk, self._plan.in_channels, self._probe, self.model)
