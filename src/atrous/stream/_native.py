@@ -117,7 +117,9 @@ class Native:
         assert lib is not None
         self._lib, self.program, self.batch, self.t = lib, program, batch, 0
         vl = int(lib.atrous_vector_width())
-        pad = lambda c: -(-c // vl) * vl  # noqa: E731
+
+        def pad(c: int) -> int:
+            return -(-c // vl) * vl
         self._pad = pad
         B = batch
         width = program.channels

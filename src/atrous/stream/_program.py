@@ -145,6 +145,7 @@ class Program:
                 self._affines.append(op)
                 v = self._new("affine", [vals[op.src]], 0, ref=len(self._affines) - 1)
             else:  # any other function of one time step: the torch function on a view of the same memory
+                assert isinstance(op, (ir.Act, ir.Norm, ir.Fn))
                 self._modules.append(_torch_fn(op))
                 v = self._new("module", [vals[op.src]], width, ref=len(self._modules) - 1)
             vals[op.out] = v
@@ -226,9 +227,9 @@ class Program:
         for ins in self._ins:
             o, a = ins.out.where, [v.where for v in ins.args]
             if ins.op == "input":
-                src = self._inputs[ins.lo]
-                lines.append(f"    _np.copyto({o}, {src}[0, :, 0])" if B == 1 else
-                             f"    _np.copyto({o}, {src}[:, :, 0].T)")
+                name = self._inputs[ins.lo]
+                lines.append(f"    _np.copyto({o}, {name}[0, :, 0])" if B == 1 else
+                             f"    _np.copyto({o}, {name}[:, :, 0].T)")
             elif ins.op == "conv":
                 src = ins.args[0]
                 if src.slot_of != ins.ref:

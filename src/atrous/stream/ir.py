@@ -32,7 +32,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -234,7 +234,7 @@ class Program:
                                   "on the whole batch or on chance in training mode); call model.eval()")
 
 
-Lowering = Callable[..., Union[Value, tuple[Value, ...]]]
+Lowering = Callable[..., Value | tuple[Value, ...]]
 _LOWERINGS: dict[Any, Lowering] = {}
 L = TypeVar("L", bound=Lowering)
 
@@ -394,7 +394,7 @@ class Builder:
         return out
 
     def add(self, *xs: Value) -> Value:
-        widths = {x.channels for x in xs} - {None}
+        widths = {x.channels for x in xs if x.channels is not None}
         if len(widths) > 1:
             raise UnsupportedOpError(f"stream: adding values of {sorted(widths)} channels")
         out = self._new(xs[0].width if not widths else widths.pop())
@@ -419,7 +419,7 @@ def _module_params(module: nn.Module, name: str) -> Callable[[], tuple[Tensor, T
         def legacy() -> tuple[Tensor, Tensor | None]:
             w = module.weight
             for h in hooks:
-                w = h.compute_weight(module)
+                w = h.compute_weight(module)  # type: ignore[attr-defined]
             return w, module.bias  # type: ignore[return-value]
         return legacy
     if hooks:

@@ -10,7 +10,13 @@ from torch import Tensor, nn
 from atrous.errors import ConfigError, ShapeError
 from atrous.stream import _chunk, _fast, _native, _program
 from atrous.stream.functional import (
-    State, _check_chunk, _check_cond, _model_device, _model_dtype, init_state, step,
+    State,
+    _check_chunk,
+    _check_cond,
+    _model_device,
+    _model_dtype,
+    init_state,
+    step,
 )
 from atrous.stream.ir import lower
 
