@@ -213,6 +213,20 @@ def test_engines_follow_weight_changes(engine: str, dtype: torch.dtype) -> None:
     want = torch.cat([torch_stream(x[:, :, t:t + 1]) for t in range(15, 30)], 2)
     assert (second - want).abs().max() <= TOL[dtype] * want.abs().max()
     assert (second - ref_second[:, :, 15:]).abs().max() > 1e-3  # the history really came from the old weights
+    # an in-place edit outside load_state_dict and optimizers: seen with check_versions=True, else not
+    for check in (False, True):
+        live, stale = _model("registry:tcn", dtype)[0], _model("registry:tcn", dtype)[0]  # same weights
+        s = StreamingModule(live, 2, engine=engine, check_versions=check)
+        ref_live, ref_stale = StreamingModule(live, 2, engine="torch"), StreamingModule(stale, 2, engine="torch")
+        for r in (s, ref_live, ref_stale):
+            r(x[:, :, :1])
+        with torch.no_grad():
+            live.levels[0].conv1.bias.add_(1.0)
+        got = s(x[:, :, 1:2])
+        want, other = ref_live(x[:, :, 1:2]), ref_stale(x[:, :, 1:2])
+        if not check:
+            want, other = other, want
+        assert (got - want).abs().max() <= TOL[dtype] * want.abs().max() < (got - other).abs().max()
     # an edit through .data is not versioned: refresh() picks it up
     with torch.no_grad():
         for p in model.parameters():
@@ -221,6 +235,14 @@ def test_engines_follow_weight_changes(engine: str, dtype: torch.dtype) -> None:
     stream.refresh()
     fresh = stream(x[:, :, :1])
     assert stale.abs().max() > 0 and fresh.abs().max() == 0
+    # an optimizer step is seen (a hook marks every engine's copy stale; last: it marks the streams above too)
+    opt_model, _ = _model("registry:tcn", dtype)
+    s = StreamingModule(opt_model, 2, engine=engine)
+    fresh_stream = StreamingModule(opt_model, 2, engine="torch")
+    opt = torch.optim.SGD(opt_model.parameters(), lr=0.5)
+    opt_model(x).sum().backward()
+    opt.step()
+    assert torch.allclose(s(x[:, :, :1]), fresh_stream(x[:, :, :1]), rtol=0, atol=TOL[dtype] * 10)
 
 
 def test_numpy_engine_is_generated_code() -> None:

@@ -14,9 +14,8 @@ from torch import nn
 
 from atrous.models import create_model
 from atrous.nn import CausalConv1d
-from atrous.stream import StreamingModule, compiled_available, StreamStep, init_state, lower, register_lowering, step
+from atrous.stream import StreamingModule, StreamStep, compiled_available, init_state, lower, register_lowering, step
 from atrous.stream.ir import Builder, Value
-
 
 COMPILED = pytest.param("compiled", marks=pytest.mark.skipif(
     not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._native)"))

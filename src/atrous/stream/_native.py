@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from atrous.stream import ir
+from atrous.stream._follow import Follow
 
 __all__ = ["Native", "available", "build", "supported"]
 
@@ -36,7 +37,7 @@ _INPUT, _CONV, _ACT, _AFFINE, _NORM, _GATE, _ADD, _OUTPUT = range(8)
 _MAX_KERNEL = 64
 
 
-_version = operator.attrgetter("_version")
+_training = operator.attrgetter("training")
 
 
 class _Op(ctypes.Structure):
@@ -112,7 +113,7 @@ def _aligned(*shape: int) -> np.ndarray:
 class Native:
     """The one-sample step of ``program`` for ``batch`` streams, compiled (float32, CPU)."""
 
-    def __init__(self, program: ir.Program, model: nn.Module, batch: int) -> None:
+    def __init__(self, program: ir.Program, model: nn.Module, batch: int, versions: bool = False) -> None:
         lib = _load()
         assert lib is not None
         self._lib, self.program, self.batch, self.t = lib, program, batch, 0
@@ -185,8 +186,8 @@ class Native:
         self._ops_at, self._inputs_at = ctypes.addressof(self._ops), ctypes.addressof(self._inputs)
         self._out_shape = (batch, self.out_channels, 1)
         self._call = lib.atrous_step
-        self._watch = [*model.parameters(), *model.buffers()]
-        self._versions: list[int] = []
+        self._follow = Follow(model, versions)
+        self._guards = [m for _, m in program.guards]
         self.refresh()
 
     def refresh(self) -> None:
@@ -216,14 +217,15 @@ class Native:
                 params += [wp, bp]
                 o.w, o.b = wp.ctypes.data, bp.ctypes.data
             self._norm_params = params
-        self._versions = list(map(_version, self._watch))
+        self._follow.seen()
 
     def step(self, x: Tensor, *side: Tensor) -> Tensor:
         """One sample ``(B, C_in, 1)`` of every stream (side inputs ``(B, C', 1)`` after it); returns
         ``(B, C_out, 1)`` (a new tensor)."""
-        if list(map(_version, self._watch)) != self._versions:
-            self.refresh()
-        if self.program.guards:
+        if self._follow.dirty or self._follow.versions:
+            if self._follow.changed():
+                self.refresh()
+        if self._guards and True in map(_training, self._guards):
             self.program.check_eval()
         if not x.is_contiguous():
             x = x.contiguous()

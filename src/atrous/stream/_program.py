@@ -12,9 +12,9 @@ the taps in a rotated order, so each layer keeps ``k`` copies of its weight ``(k
 one convolution is one ``dot``. Values are written straight into the slot of the convolution that reads them next,
 so a TemporalBlock is six numpy calls (dot, relu, dot, relu, add, relu) and no copies.
 
-The weights are copied when the program is built; :meth:`Program.step` re-copies them when a parameter or buffer
-of the model changes in place (``load_state_dict``, an optimizer step), by comparing tensor versions. Edits through
-``.data`` or assigning new ``Parameter`` objects are not seen: call :meth:`Program.refresh`.
+The weights are copied when the program is built and again when they may have changed (see
+:mod:`atrous.stream._follow`: after ``load_state_dict`` or an optimizer step; any in-place change with
+``versions=True``); other edits need :meth:`Program.refresh`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from atrous.stream import ir
+from atrous.stream._follow import Follow
 
 __all__ = ["Program", "supported"]
 
@@ -87,7 +88,8 @@ class Program:
     """The one-sample step of ``program`` for ``batch`` streams, as generated numpy code over preallocated
     buffers."""
 
-    def __init__(self, program: ir.Program, model: nn.Module, batch: int, dtype: torch.dtype) -> None:
+    def __init__(self, program: ir.Program, model: nn.Module, batch: int, dtype: torch.dtype,
+                 versions: bool = False) -> None:
         self.batch, self.dtype, self.np_dtype = batch, dtype, _NUMPY_DTYPES[dtype]
         self.model = model
         self.t = 0
@@ -99,8 +101,7 @@ class Program:
         self._ins: list[_Ins] = []
         self._output = self._emit(program)
         self._build_buffers()
-        self._watch = [*model.parameters(), *model.buffers()]
-        self._versions: list[int] = []
+        self._follow = Follow(model, versions)
         self.refresh()
         self.source = self._render()
         namespace: dict[str, Any] = {"_np": np, "_torch": torch}
@@ -287,12 +288,12 @@ class Program:
                 shape = self._shape(scale.shape[0], 1)
                 self._names[f"scale{j}"][...] = scale.detach().cpu().numpy().reshape(shape)
                 self._names[f"shift{j}"][...] = shift.detach().cpu().numpy().reshape(shape)
-        self._versions = [t._version for t in self._watch]
+        self._follow.seen()
 
     def step(self, x: Tensor, *side: Tensor) -> Tensor:
         """One sample ``(B, C_in, 1)`` of every stream (side inputs ``(B, C', 1)`` after it, in the order of
         the program's inputs); returns ``(B, C_out, 1)`` (a new tensor)."""
-        if [t._version for t in self._watch] != self._versions:
+        if (self._follow.dirty or self._follow.versions) and self._follow.changed():
             self.refresh()
         self._program.check_eval()
         if side:

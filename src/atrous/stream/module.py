@@ -42,9 +42,11 @@ class StreamingModule:
             ``"torch"``: torch ops on ring buffers (any device and dtype); ``"auto"`` (default): the first of
             these that applies.
 
-    The compiled and numpy engines copy the weights when built and again whenever a parameter or buffer of the model is
-    changed in place (``load_state_dict``, an optimizer step: tensor versions are compared every step). Writes
-    through ``.data`` or newly assigned ``Parameter`` objects are not seen: call :meth:`refresh` after them.
+        check_versions: for the compiled and numpy engines, which copy the weights: ``False`` (default): they are
+            copied again after ``load_state_dict`` on the model or any submodule and after any optimizer's
+            ``step`` (hooks, free per step); ``True``: also after any other in-place change of a parameter or
+            buffer (tensor versions compared every step, about 0.1-0.2 us per tensor). Writes through ``.data``
+            or newly assigned ``Parameter`` objects are never seen: call :meth:`refresh` after them.
 
     >>> from atrous.models import create_model
     >>> model = create_model("wavenet", cycles=1, layers_per_cycle=3).eval()
@@ -56,7 +58,7 @@ class StreamingModule:
     """
 
     def __init__(self, model: nn.Module, batch_size: int, dtype: torch.dtype | None = None,
-                 device: Any = None, engine: str = "auto") -> None:
+                 device: Any = None, engine: str = "auto", check_versions: bool = False) -> None:
         if engine not in ("auto", "compiled", "numpy", "torch"):
             raise ConfigError(f"StreamingModule: engine must be 'auto', 'compiled', 'numpy' or 'torch', got "
                               f"{engine!r}")
@@ -81,9 +83,10 @@ class StreamingModule:
                               "engine='torch'")
         self._program: _program.Program | _native.Native | None = None
         if native and engine in ("auto", "compiled"):
-            self._program, self.engine = _native.Native(self._plan, model, batch_size), "compiled"
+            self._program, self.engine = _native.Native(self._plan, model, batch_size, check_versions), "compiled"
         elif ok and engine in ("auto", "numpy"):
-            self._program, self.engine = _program.Program(self._plan, model, batch_size, dtype), "numpy"
+            self._program = _program.Program(self._plan, model, batch_size, dtype, check_versions)
+            self.engine = "numpy"
         else:
             self.engine = "torch"
         self._rings = [] if self._program is not None else _fast.from_linear(state)
