@@ -230,9 +230,8 @@ class Native:
         if not x.is_contiguous():
             x = x.contiguous()
         self._inputs[0] = x.data_ptr()
-        for i, v in enumerate(side, 1):
-            v = v.contiguous()
-            side = (*side, v)  # keeps the contiguous copy alive until the call returns
+        keep = [v.contiguous() for v in side]  # alive until the call returns
+        for i, v in enumerate(keep, 1):
             self._inputs[i] = v.data_ptr()
         y = torch.empty(self._out_shape)
         self._call(self._ops_at, self._n, self.t, self._inputs_at, y.data_ptr())
