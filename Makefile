@@ -22,7 +22,7 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 $(NATIVE): src/atrous/stream/_native.c | $(VENV)/.installed
-	$(BIN)/python -m atrous.stream._native || echo "note: could not compile $(NATIVE); streaming uses the numpy engine"
+	$(BIN)/python -m atrous.stream._build || echo "note: could not compile $(NATIVE); streaming uses the numpy engine"
 
 run: $(VENV)/.installed $(NATIVE)
 	$(BIN)/atrous rf --kernel 3 --dilation 2,2,2 --dims 2

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if not compiled_available():
-        raise SystemExit("benchmarks/stream_numba.py: the compiled step is not built (python -m atrous.stream._native)")
+        raise SystemExit("benchmarks/stream_numba.py: the compiled step is not built (python -m atrous.stream._build)")
     import numba
     import pytorch_tcn
 

@@ -14,7 +14,7 @@ from atrous.stream import StreamingModule, compiled_available, init_state, state
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 COMPILED = pytest.param("compiled", marks=pytest.mark.skipif(
-    not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._native)"))
+    not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._build)"))
 
 
 def _stacks() -> dict[str, tuple[nn.Module, int]]:

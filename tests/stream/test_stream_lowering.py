@@ -18,7 +18,7 @@ from atrous.stream import StreamingModule, StreamStep, compiled_available, init_
 from atrous.stream.ir import Builder, Value
 
 COMPILED = pytest.param("compiled", marks=pytest.mark.skipif(
-    not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._native)"))
+    not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._build)"))
 
 
 class ToyBlock(nn.Module):

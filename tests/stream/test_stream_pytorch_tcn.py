@@ -15,7 +15,7 @@ pytorch_tcn = pytest.importorskip("pytorch_tcn", reason="needs pytorch-tcn (pip 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 COMPILED = pytest.param("compiled", marks=pytest.mark.skipif(
-    not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._native)"))
+    not compiled_available(), reason="the compiled step is not built (python -m atrous.stream._build)"))
 
 OPTIONS = {
     "defaults": {},

@@ -9,7 +9,7 @@
  * and input channels once per block: at batch 1 a mat-vec bound by the weights' bandwidth, at batch 16 a small
  * GEMM bound by the FMA rate.
  *
- * Built by `python -m atrous.stream._native` (the Makefile does it); -O3 -march=native, no fast-math. */
+ * Built by `python -m atrous.stream._build` (the Makefile does it); -O3 -march=native, no fast-math. */
 #include <math.h>
 #include <string.h>
 
@@ -128,7 +128,24 @@ static void act(const op_t *op) {
     for (long i = 0; i < n; i++) y[i] = act1(op->fn, x[i], op->alpha);
 }
 
+/* The ring rows a step reads were written up to (k - 1) d steps ago, long out of cache for large dilations:
+ * ask for all of them (and the rows it writes) before the first convolution needs them. */
+static void prefetch_rings(const op_t *ops, int n_ops, long t) {
+    for (int i = 0; i < n_ops; i++) {
+        const op_t *op = ops + i;
+        if (op->kind != OP_CONV || op->span == 0) continue;
+        const long row_floats = (long)op->batch * op->cp_in;
+        for (int j = 0; j < op->kernel; j++) {
+            long row = (t - (long)(op->kernel - 1 - j) * op->dilation) % op->span;
+            if (row < 0) row += op->span;
+            const char *p = (const char *)(op->ring + row * row_floats);
+            for (long b = 0; b < row_floats * 4; b += 64) __builtin_prefetch(p + b, j == op->kernel - 1, 3);
+        }
+    }
+}
+
 void atrous_step(const op_t *ops, int n_ops, long t, const float *const *inputs, float *out) {
+    prefetch_rings(ops, n_ops, t);
     for (int i = 0; i < n_ops; i++) {
         const op_t *op = ops + i;
         const int B = op->batch, C = op->c_out, CP = op->cp_out;

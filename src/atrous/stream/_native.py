@@ -1,7 +1,7 @@
 """The compiled one-sample step (``StreamingModule(..., engine="compiled")``): the instruction list of
 :mod:`atrous.stream.ir` as a table of C structs, run by one call into ``_native.c`` per step.
 
-The shared library is built by ``python -m atrous.stream._native`` (``make`` runs it; needs a C compiler) next to
+The shared library is built by ``python -m atrous.stream._build`` (``make`` runs it; needs a C compiler) next to
 this file. Where it is missing, :func:`available` is false and ``engine="auto"`` uses the numpy engine.
 
 Why C and not numba: one call per step, with no per-op interpreter or dispatch cost, and tap-major weights read
@@ -14,7 +14,6 @@ import ctypes
 import operator
 import os
 import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,7 @@ def _load() -> Any:
 
 
 def available() -> bool:
-    """Whether the compiled step is built and loads (``python -m atrous.stream._native`` builds it)."""
+    """Whether the compiled step is built and loads (``python -m atrous.stream._build`` builds it)."""
     return _load() is not None
 
 
@@ -108,6 +107,21 @@ def _aligned(*shape: int) -> np.ndarray:
     raw = np.zeros(n + 32, np.float32)
     start = (-raw.ctypes.data % 64) // 4
     return raw[start:start + n].reshape(shape)
+
+
+class _Arena:
+    """One aligned block carved in order: the weights of consecutive convolutions lie back to back, so the
+    hardware prefetcher streams from one layer into the next."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        self._data = _aligned(sum(-(-n // 16) * 16 for n in sizes))
+        self._at = 0
+
+    def take(self, *shape: int) -> np.ndarray:
+        n = int(np.prod(shape))
+        out = self._data[self._at:self._at + n].reshape(shape)
+        self._at += -(-n // 16) * 16
+        return out
 
 
 class Native:
@@ -139,12 +153,14 @@ class Native:
             ops.append(op)
             return op
 
+        convs = [op for op in program.ops if isinstance(op, ir.Conv)]
+        arena = _Arena([n for op in convs for n in (op.kernel * op.c_in * pad(op.c_out), pad(op.c_out))])
         for op in program.ops:
             c = width[op.out] or 0
             if isinstance(op, ir.Input):
                 new(_INPUT, None, op.out, c).index = inputs.index(op.name)
             elif isinstance(op, ir.Conv):
-                w, b = _aligned(op.kernel, op.c_in, pad(op.c_out)), _aligned(pad(op.c_out))
+                w, b = arena.take(op.kernel, op.c_in, pad(op.c_out)), arena.take(pad(op.c_out))
                 self._convs.append((op, w, b))
                 o = new(_CONV, op.src, op.out, op.c_out)
                 o.c_in, o.cp_in, o.kernel, o.dilation, o.span = op.c_in, pad(op.c_in), op.kernel, op.dilation, \
@@ -259,7 +275,3 @@ class Native:
         for ring in self._rings.values():
             ring[:, rows] = 0
 
-
-if __name__ == "__main__":
-    path = build()
-    print(f"built {path}", file=sys.stderr)

@@ -71,7 +71,7 @@ class StreamingModule:
         self._probe = (torch.empty(0, dtype=dtype, device=device),)  # what a chunk is checked against
         native = _native.supported(self._plan, dtype, device, _model_dtype(model))
         if engine == "compiled" and not native:
-            why = "is not built (python -m atrous.stream._native, or make, builds it)" if not _native.available() \
+            why = "is not built (python -m atrous.stream._build, or make, builds it)" if not _native.available() \
                 else f"needs a CPU float32 state of the model's dtype, got {dtype} on {device}" \
                 if dtype != torch.float32 or device.type != "cpu" or _model_dtype(model) != dtype \
                 else f"cannot run this model: {_native.unsupported(self._plan)}"
