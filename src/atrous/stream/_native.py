@@ -4,8 +4,9 @@
 The shared library is built by ``python -m atrous.stream._build`` (``make`` runs it; needs a C compiler) next to
 this file. Where it is missing, :func:`available` is false and ``engine="auto"`` uses the numpy engine.
 
-Why C and not numba: one call per step, with no per-op interpreter or dispatch cost, and tap-major weights read
-by an explicit register-blocked kernel; numba is not a dependency of atrous (see docs/stream.md for the figures).
+Why C and not numba: one call per step runs the whole instruction table, and the register-blocked kernel makes the
+batch-16 step a small GEMM; a numba step written for one TCN ties at batch 1 and is 2.2x slower at batch 16
+(``benchmarks/stream_numba.py``), and numba would be a runtime dependency. See docs/stream.md.
 """
 
 from __future__ import annotations
