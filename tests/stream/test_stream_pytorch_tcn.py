@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from atrous.errors import ConfigError, UnsupportedOpError
-from atrous.stream import StreamingModule, compiled_available, init_state, lower, step
+from atrous.stream import StreamingModule, StreamStep, compiled_available, init_state, lower, step
 from atrous.stream.ir import Fn
 
 pytorch_tcn = pytest.importorskip("pytorch_tcn", reason="needs pytorch-tcn (pip install 'atrous[bench]')")
@@ -124,9 +124,35 @@ def test_equals_the_peers_own_streaming() -> None:
     assert (ours - peer).abs().max() <= 1e-5 * peer.abs().max()
 
 
+@pytest.mark.parametrize("engine", ["auto", "numpy", "torch"])
+def test_nlc_model_streams_time_major_chunks(engine: str) -> None:
+    model = _peer({"input_shape": "NLC", "output_projection": 3})
+    x = torch.randn(2, 50, 2)  # (B, T, C)
+    with torch.no_grad():
+        ref = model(x)
+    stream = StreamingModule(model, 2, engine=engine)
+    sizes, outs, start = [1] * 20 + [7, 1, 12] + [1] * 10, [], 0
+    for size in sizes:
+        outs.append(stream(x[:, start:start + size]))
+        start += size
+    got = torch.cat(outs, 1)
+    assert got.shape == ref.shape == (2, 50, 3)
+    assert (got - ref).abs().max() <= 1e-5 * ref.abs().max()
+    state, ys = init_state(model, 2), []
+    with torch.no_grad():
+        for s in range(0, 50, 9):
+            y, state = step(model, x[:, s:s + 9], state)
+            ys.append(y)
+    assert (torch.cat(ys, 1) - ref).abs().max() <= 1e-5 * ref.abs().max()
+    exported, *_ = StreamStep(model)(x[:, :9], *init_state(model, 2))
+    assert (exported - ref[:, :9]).abs().max() <= 1e-5 * ref.abs().max()
+    nested = torch.nn.Sequential(_peer({"input_shape": "NLC"}))
+    with pytest.raises(UnsupportedOpError, match=r"input_shape='NLC' inside another model"):
+        init_state(nested, 1)
+
+
 @pytest.mark.parametrize(("options", "match"), [
     ({"causal": False}, r"causal=False"),
-    ({"input_shape": "NLC"}, r"input_shape='NLC'"),
 ])
 def test_options_that_cannot_stream_are_named(options: dict, match: str) -> None:
     with pytest.raises(UnsupportedOpError, match=match):

@@ -5,8 +5,9 @@ Covered: causal ``TCN`` with any kernel, dilations (``dilations``, ``dilation_re
 batch norm (eval) or layer norm (over the channels of each time step), any activation with a lowering (relu, tanh,
 leaky_relu, sigmoid, elu, gelu, selu, softmax over the channels), ``use_gate`` (GLU), the residual 1x1
 downsample, ``use_skip_connections``, ``output_projection`` and ``output_activation``, and ``embedding_shapes``
-(``add`` or ``concat``): the embeddings, concatenated along the channels, are the stream's ``cond``. Refused with a
-reason: ``causal=False`` (it looks ahead) and ``input_shape='NLC'``.
+(``add`` or ``concat``): the embeddings, concatenated along the channels, are the stream's ``cond`` (always
+``(B, C, T)`` or ``(B, C, 1)``), and ``input_shape='NLC'`` (chunks and outputs ``(B, T, C)``) for a whole model.
+Refused with a reason: ``causal=False`` (it looks ahead).
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ def _lower_tcn(m: Any, b: Builder, x: Value, name: str) -> Value:
     if not m.causal:
         raise UnsupportedOpError(f"stream: {name or '<model>'!r} (pytorch_tcn TCN) was built with causal=False: "
                                  "its convolutions look ahead, so it cannot stream")
-    if m.input_shape != "NCL":
-        raise UnsupportedOpError(f"stream: {name or '<model>'!r} (pytorch_tcn TCN) was built with input_shape="
-                                 f"{m.input_shape!r}; streaming reads (B, C, T) chunks: build it with "
-                                 "input_shape='NCL' (the same weights load) and transpose the chunks")
+    if m.input_shape == "NLC":
+        if name:
+            raise UnsupportedOpError(f"stream: {name!r} (pytorch_tcn TCN) was built with input_shape='NLC' inside "
+                                     "another model; only a whole model may read (B, T, C) chunks")
+        b.layout = "NLC"  # the chunks and outputs are (B, T, C); the executors transpose at the boundary
     skips: list[Value] = []
     n = len(m.network)
     for i, layer in enumerate(m.network):

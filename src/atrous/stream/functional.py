@@ -155,7 +155,8 @@ def step(model: nn.Module, x: Tensor, state: Sequence[Tensor], reset: Tensor | N
         whole stream so far (zero-padded at its start); and the new state.
 
     Shape:
-        ``(B, C_in, T) -> (B, C_out, T)``.
+        ``(B, C_in, T) -> (B, C_out, T)``; ``(B, T, C_in) -> (B, T, C_out)`` for a model that reads that layout
+        (pytorch-tcn's ``input_shape='NLC'``; error messages then describe the chunk as ``(B, C, T)``).
 
     >>> from atrous.models import create_model
     >>> model = create_model("tcn", channels=[4, 4]).eval()
@@ -167,10 +168,13 @@ def step(model: nn.Module, x: Tensor, state: Sequence[Tensor], reset: Tensor | N
     True
     """
     program = lower(model)
+    nlc = program.layout == "NLC" and isinstance(x, Tensor) and x.dim() == 3
+    if nlc:  # a model that reads (B, T, C): the executors run (B, C, T)
+        x = x.transpose(1, 2)
     _check_state(program.slots, state, x.shape[0] if isinstance(x, Tensor) and x.dim() == 3 else None, "step")
     _check_chunk(x, program.in_channels, state, model)
     inputs = _check_cond(program, cond, x, "step")
     if reset is not None:
         state = _apply_reset(state, reset, x.shape[0])
     y, new = _chunk.run(program, inputs, tuple(state))
-    return y, tuple(new)
+    return (y.transpose(1, 2) if nlc else y), tuple(new)

@@ -217,6 +217,9 @@ class Program:
     #: modules that must be in eval mode while streaming (dropout, batch norm), with their names
     guards: list[tuple[str, nn.Module]]
     channels: dict[int, int | None]
+    #: ``"NCL"``: chunks are ``(B, C, T)``; ``"NLC"``: the model reads and returns ``(B, T, C)`` (executors
+    #: run ``(B, C, T)`` and transpose at the boundary)
+    layout: str = "NCL"
 
     @property
     def in_channels(self) -> int | None:
@@ -288,6 +291,7 @@ class Builder:
         self.slots: list[Slot] = []
         self.inputs: dict[str, Input] = {}
         self.guards: list[tuple[str, nn.Module]] = []
+        self.layout = "NCL"
         self._widths: list[_Width] = []
 
     def _new(self, width: _Width | int | None) -> Value:
@@ -490,7 +494,7 @@ def lower(model: nn.Module) -> Program:
         out = b.lower(model, b.input("x"), "")
         outs = list(out) if isinstance(out, tuple) else [out]
         program = Program(b.ops, b.slots, b.inputs, [v.id for v in outs], b.guards,
-                          {i: w.n for i, w in enumerate(b._widths)})
+                          {i: w.n for i, w in enumerate(b._widths)}, b.layout)
         _CACHE[model] = program
     return program
 

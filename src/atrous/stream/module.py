@@ -91,8 +91,9 @@ class StreamingModule:
             self.engine = "torch"
         self._rings = [] if self._program is not None else _fast.from_linear(state)
         self._dtype = dtype
+        self._nlc = self._plan.layout == "NLC"
         self._one = None if self._program is None or "cond" in self._plan.inputs or self._plan.in_channels is None \
-            else torch.Size((batch_size, self._plan.in_channels, 1))
+            or self._nlc else torch.Size((batch_size, self._plan.in_channels, 1))
         self._t = 0
 
     @property
@@ -115,6 +116,11 @@ class StreamingModule:
         if reset is None and cond is None and self._one is not None and type(chunk) is Tensor and \
                 chunk.shape == self._one and chunk.dtype == self._dtype and chunk.is_cpu:
             return self._program.step(chunk)  # type: ignore[union-attr]
+        if self._nlc and isinstance(chunk, Tensor) and chunk.dim() == 3:  # the model reads (B, T, C)
+            return self._call(chunk.transpose(1, 2), reset, cond).transpose(1, 2)
+        return self._call(chunk, reset, cond)
+
+    def _call(self, chunk: Tensor, reset: Tensor | None, cond: Tensor | None) -> Tensor:
         if isinstance(chunk, Tensor) and chunk.dim() == 3 and chunk.shape[0] != self.batch_size:
             raise ShapeError(f"StreamingModule: chunk batch size must be {self.batch_size}, got {chunk.shape[0]}")
         _check_chunk(chunk, self._plan.in_channels, self._probe, self.model)
@@ -128,7 +134,11 @@ class StreamingModule:
                 y = _fast.run1(self._plan, {k: v[:, :, 0] for k, v in inputs.items()}, self._rings, self._t)
                 self._t += 1
                 return y[:, :, None]
-            y, state = step(self.model, chunk, self.state, cond=cond)
+            if self._nlc:  # step reads the model's own layout
+                y, state = step(self.model, chunk.transpose(1, 2), self.state, cond=cond)
+                y = y.transpose(1, 2)
+            else:
+                y, state = step(self.model, chunk, self.state, cond=cond)
             if self._program is not None:
                 self._program.load(state)
             else:
@@ -173,5 +183,7 @@ class StreamStep(nn.Module):
         inputs = {"x": x}
         if "cond" in self._plan.inputs:  # a conditioned model: cond comes first, then the state
             inputs["cond"], state = state[0], state[1:]
+        if self._plan.layout == "NLC":
+            inputs["x"] = x.transpose(1, 2)
         y, new = _chunk.run(self._plan, inputs, tuple(state))
-        return (y, *new)
+        return (y.transpose(1, 2) if self._plan.layout == "NLC" else y, *new)
