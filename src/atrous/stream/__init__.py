@@ -19,6 +19,7 @@ in eval mode, :class:`~atrous.nn.TemporalBlock` (weight norm included), :class:`
 Anything else, or a layer that looks ahead, raises :class:`~atrous.errors.UnsupportedOpError` naming the layer.
 """
 
+from atrous.stream import _builtin as _builtin  # lowerings of torch's own modules
 from atrous.stream import _pytorch_tcn as _pytorch_tcn  # lowerings of pytorch-tcn's classes, by name
 from atrous.stream._native import available as compiled_available
 from atrous.stream.functional import State, init_state, state_dict_view, state_slots, step
