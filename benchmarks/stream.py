@@ -134,8 +134,8 @@ def bench(n: int, k: int, rounds: int, min_run_time: float, rows: list[dict[str,
         for name, fn in fns.items():
             times[name].append(_median_us(fn, min_run_time))
             _progress(f"  n={n} k={k} round {r + 1}/{rounds}: {name:14s} {times[name][-1]:10.1f} us")
-        row["us_per_step"] = {name: {"median_us": statistics.median(v), "min_us": min(v), "max_us": max(v)}
-                              for name, v in times.items() if v}
+            row["us_per_step"] = {name: {"median_us": statistics.median(v), "min_us": min(v), "max_us": max(v)}
+                                  for name, v in times.items() if v}  # after every measurement: Ctrl-C shows it
         gemm = statistics.median(b["gemm_flops"] for b in bounds)
         read = statistics.median(b["read_bytes_per_s"] for b in bounds)
         row.update(gemm_gflops=gemm / 1e9, read_gb_per_s=read / 1e9, rounds_done=r + 1,
@@ -158,9 +158,11 @@ def _print_table(out: dict[str, Any], interrupted: bool) -> None:
             print(f"TCN n={r['n']} k={r['k']}: no round finished")
             continue
         print(f"pytorch-tcn TCN n={r['n']} k={r['k']} (RF {r['rf']}), us per step, median [min..max] over "
-              f"{r['rounds_done']} interleaved rounds:")
+              f"{r['rounds_done']} complete interleaved rounds (and the measurements of an interrupted one):")
         for name, t in r["us_per_step"].items():
             print(f"  {name:14s} {t['median_us']:10.1f}  [{t['min_us']:.1f}..{t['max_us']:.1f}]")
+        if "best" not in r:
+            continue
         print(f"  bounds (this run, 1 thread): GEMM {r['gemm_gflops']:.1f} GFLOP/s, read "
               f"{r['read_gb_per_s']:.1f} GB/s; "
               f"batch 1 floor {r['floor_b1_us']:.1f} us ({r['flops_per_stream_step'] / 1e6:.2f} MFLOP, "
