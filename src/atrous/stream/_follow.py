@@ -1,8 +1,9 @@
 """When the compiled and numpy engines re-copy the model's weights.
 
-By default, after ``load_state_dict`` on the model or any of its submodules and after any optimizer's ``step``
-(hooks: one attribute test per step). With ``versions=True``, after any in-place change of a parameter or buffer
-(tensor versions compared every step: about 0.1-0.2 us per tensor, 10-20 us for a 14-level TCN on this machine).
+By default, after ``load_state_dict`` on the model or any of its submodules and after the ``step`` of an optimizer
+that holds any of its parameters (hooks: one attribute test per step). With ``versions=True``, also after any
+other in-place change of a parameter or buffer (tensor versions compared every step: about 0.1-0.2 us per
+tensor, 10-20 us for a 14-level pytorch-tcn TCN on this machine under load).
 Changes through ``.data`` or newly assigned ``Parameter`` objects are seen by neither: call ``refresh()``.
 """
 
@@ -20,9 +21,11 @@ _LIVE: weakref.WeakSet[Follow] = weakref.WeakSet()
 _hooked = False
 
 
-def _after_optimizer_step(*_: Any) -> None:
+def _after_optimizer_step(optimizer: Any, *_: Any) -> None:
+    stepped = {id(p) for group in optimizer.param_groups for p in group["params"]}
     for follow in list(_LIVE):
-        follow.dirty = True
+        if not stepped.isdisjoint(follow.params):
+            follow.dirty = True
 
 
 class Follow:
@@ -32,6 +35,7 @@ class Follow:
         global _hooked
         self.dirty = False
         self.versions = versions
+        self.params = {id(p) for p in model.parameters()}
         self._watch = [*model.parameters(), *model.buffers()] if versions else []
         self._seen = list(map(_version, self._watch))
         ref = weakref.ref(self)

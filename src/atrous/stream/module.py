@@ -43,10 +43,10 @@ class StreamingModule:
             these that applies.
 
         check_versions: for the compiled and numpy engines, which copy the weights: ``False`` (default): they are
-            copied again after ``load_state_dict`` on the model or any submodule and after any optimizer's
-            ``step`` (hooks, free per step); ``True``: also after any other in-place change of a parameter or
-            buffer (tensor versions compared every step, about 0.1-0.2 us per tensor). Writes through ``.data``
-            or newly assigned ``Parameter`` objects are never seen: call :meth:`refresh` after them.
+            copied again after ``load_state_dict`` on the model or any submodule and after the ``step`` of an
+            optimizer holding its parameters (hooks, free per step); ``True``: also after any other in-place
+            change of a parameter or buffer (tensor versions compared every step, about 0.1-0.2 us per tensor).
+            Writes through ``.data`` or newly assigned ``Parameter`` objects are never seen: call :meth:`refresh`.
 
     >>> from atrous.models import create_model
     >>> model = create_model("wavenet", cycles=1, layers_per_cycle=3).eval()
