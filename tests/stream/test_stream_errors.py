@@ -101,3 +101,18 @@ def test_numpy_engine_refuses_training_mode() -> None:
     model.train()
     with pytest.raises(ConfigError, match=r"levels.0.dropout.*eval mode"):
         stream(torch.randn(1, 1, 1))
+
+
+def test_numpy_is_the_fallback_without_the_compiled_library(tcn: nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atrous.stream import _native
+
+    monkeypatch.setattr(_native, "_load", lambda: None)  # as on a machine where the C step was never built
+    stream = StreamingModule(tcn, 2)
+    assert stream.engine == "numpy"
+    x = torch.randn(2, 1, 6)
+    with torch.no_grad():
+        ref = tcn(x)
+    got = torch.cat([stream(x[:, :, t:t + 1]) for t in range(6)], 2)
+    assert (got - ref).abs().max() <= 1e-5 * ref.abs().max()
+    with pytest.raises(ConfigError, match=r"engine='compiled' is not built \(python -m atrous.stream._build"):
+        StreamingModule(tcn, 2, engine="compiled")
