@@ -67,6 +67,36 @@ def test_a_new_block_type_is_one_registration(engine: str, batch: int) -> None:
     assert (got - ref).abs().max() <= 1e-5 * ref.abs().max()
 
 
+class ToyGate(nn.Module):
+    """Another unknown block, in instructions the compiled step runs too: ``elu(x + tanh(a) * sigmoid(b))``."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = CausalConv1d(channels, 2 * channels, 2, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.conv(x).chunk(2, 1)
+        return F.elu(x + a.tanh() * b.sigmoid(), 0.5)
+
+
+@register_lowering(ToyGate)
+def _lower_toy_gate(m: ToyGate, b: Builder, x: Value, name: str) -> Value:
+    return b.act(b.add(x, b.gate(b.lower1(m.conv, x, f"{name}.conv"), "tanh")), "elu", 0.5)
+
+
+@pytest.mark.parametrize("engine", [COMPILED, "numpy", "torch"])
+def test_a_new_block_type_runs_compiled_when_its_instructions_allow(engine: str) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(CausalConv1d(2, 4, 2), ToyGate(4, 1), ToyGate(4, 6)).eval()
+    x = torch.randn(3, 2, 50)
+    with torch.no_grad():
+        ref = model(x)
+    stream = StreamingModule(model, 3, engine=engine)
+    got = torch.cat([stream(x[:, :, t:t + 1]) for t in range(50)], 2)
+    assert (got - ref).abs().max() <= 1e-5 * ref.abs().max()
+    assert StreamingModule(TOY.eval(), 1).engine == "numpy"  # TOY has an Fn, which the compiled step does not run
+
+
 def test_stream_imports_no_model_module() -> None:
     code = ("import sys, atrous.stream; "
             "print(sorted(m for m in sys.modules if m.startswith('atrous.models')))")
