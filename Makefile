@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+# the compiled streaming step (atrous.stream, engine="compiled"); without a C compiler the numpy engine is used
+NATIVE := src/atrous/stream/libatrous_step.so
 
 .PHONY: run test lint typecheck browser bench clean
 
@@ -19,7 +21,10 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) --no-deps stardist==0.9.2
 	touch $@ $(VENV)/.installed
 
-run: $(VENV)/.installed
+$(NATIVE): src/atrous/stream/_native.c | $(VENV)/.installed
+	$(BIN)/python -m atrous.stream._build || echo "note: could not compile $(NATIVE); streaming uses the numpy engine"
+
+run: $(VENV)/.installed $(NATIVE)
 	$(BIN)/atrous rf --kernel 3 --dilation 2,2,2 --dims 2
 	$(BIN)/atrous report atrous:deeplabv3 --input-shape 1,3,513,513 -o report.html
 
@@ -36,12 +41,12 @@ browser:
 	   (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) || \
 	   echo "note: could not install chromium; the browser test will be skipped")
 
-test: lint typecheck browser
+test: lint typecheck browser $(NATIVE)
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(NATIVE)
 	$(BIN)/python benchmarks/rf.py
 	$(BIN)/python benchmarks/erf.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache $(NATIVE)

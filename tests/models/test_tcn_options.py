@@ -32,3 +32,24 @@ def test_bai_init_draws_projections_and_head_from_a_narrow_normal(weight_norm):
 def test_unknown_init_is_refused():
     with pytest.raises(ConfigError, match="TCN: init must be one of default, bai, got 'xavier'"):
         create_model("tcn", init="xavier")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(("peer_kwargs", "ours_kwargs"), [
+    ({}, {"kernel_size": 4, "dropout": 0.1, "weight_norm": True}),
+    ({"kernel_size": 3, "use_norm": None, "output_projection": 2}, {"kernel_size": 3, "out_channels": 2}),
+    ({"kernel_size": 2, "dilations": [1, 3, 9]}, {"kernel_size": 2, "weight_norm": True, "dilations": [1, 3, 9]}),
+])
+def test_pytorch_tcn_checkpoint_loads_in_one_call(peer_kwargs, ours_kwargs):
+    pytorch_tcn = pytest.importorskip("pytorch_tcn")
+    torch.manual_seed(0)
+    peer = pytorch_tcn.TCN(2, [6, 6, 6], **peer_kwargs).eval()
+    ours = create_model("tcn", in_channels=2, channels=[6, 6, 6], **ours_kwargs).eval()
+    assert ours.load_pytorch_tcn_state_dict(peer.state_dict()) is ours
+    x = torch.randn(3, 2, 90)
+    with torch.no_grad():
+        ref = peer(x)
+        assert (ours(x) - ref).abs().max() <= 1e-5 * ref.abs().max()
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        create_model("tcn", in_channels=2, channels=[6, 6], **{**ours_kwargs, "dilations": None}) \
+            .load_pytorch_tcn_state_dict(peer.state_dict())

@@ -8,8 +8,15 @@ from torch import nn
 
 from atrous.errors import ConfigError, ShapeError, UnsupportedOpError
 from atrous.models import create_model
-from atrous.nn import CausalConv1d, DilatedConv1d, GatedResidualBlock
+from atrous.nn import CausalConv1d, DilatedConv1d
 from atrous.stream import StreamingModule, init_state, step
+
+
+class _LookAhead(nn.Conv1d):
+    """A Conv1d whose forward differs from its parent's: it must not stream through nn.Conv1d's lowering."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).roll(-1, 2)
 
 
 @pytest.mark.parametrize(("model", "match"), [
@@ -18,8 +25,8 @@ from atrous.stream import StreamingModule, init_state, step
     (nn.Sequential(nn.Conv1d(1, 2, 3, padding=1)), r"'0' \(Conv1d\) looks ahead"),
     (nn.Sequential(DilatedConv1d(1, 2, 3, padding="valid")), r"changes the length"),
     (nn.Sequential(DilatedConv1d(1, 2, 3, stride=2, padding="causal")), r"stride 2"),
-    (nn.Sequential(nn.LSTM(1, 2)), r"'0' \(LSTM\) is not supported"),
-    (GatedResidualBlock(2, 2, 2, cond_channels=3), r"conditioned"),
+    (nn.Sequential(nn.LSTM(1, 2)), r"'0' \(torch.nn.modules.rnn.LSTM\) is not supported: no streaming lowering"),
+    (nn.Sequential(_LookAhead(2, 2, 1)), r"'0' \(test_stream_errors._LookAhead\) is not supported: it overrides"),
     (nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)), r"running statistics"),
 ])
 def test_unsupported_layers_are_named(model: nn.Module, match: str) -> None:
@@ -79,7 +86,7 @@ def test_bad_reset_and_arguments(tcn: nn.Module) -> None:
 
 
 def test_engine_errors(tcn: nn.Module) -> None:
-    with pytest.raises(ConfigError, match=r"engine must be 'auto', 'numpy' or 'torch', got 'fast'"):
+    with pytest.raises(ConfigError, match=r"engine must be 'auto', 'compiled', 'numpy' or 'torch', got 'fast'"):
         StreamingModule(tcn, 1, engine="fast")
     with pytest.raises(ConfigError, match=r"engine='numpy' needs a CPU float32/float64 state"):
         StreamingModule(tcn, 1, dtype=torch.float64, engine="numpy")
@@ -89,8 +96,23 @@ def test_engine_errors(tcn: nn.Module) -> None:
 def test_numpy_engine_refuses_training_mode() -> None:
     model = create_model("tcn", channels=[4], dropout=0.5).eval()
     stream = StreamingModule(model, 1)
-    assert stream.engine == "numpy"
+    assert stream.engine in ("compiled", "numpy")
     stream(torch.randn(1, 1, 1))
     model.train()
     with pytest.raises(ConfigError, match=r"levels.0.dropout.*eval mode"):
         stream(torch.randn(1, 1, 1))
+
+
+def test_numpy_is_the_fallback_without_the_compiled_library(tcn: nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atrous.stream import _native
+
+    monkeypatch.setattr(_native, "_load", lambda: None)  # as on a machine where the C step was never built
+    stream = StreamingModule(tcn, 2)
+    assert stream.engine == "numpy"
+    x = torch.randn(2, 1, 6)
+    with torch.no_grad():
+        ref = tcn(x)
+    got = torch.cat([stream(x[:, :, t:t + 1]) for t in range(6)], 2)
+    assert (got - ref).abs().max() <= 1e-5 * ref.abs().max()
+    with pytest.raises(ConfigError, match=r"engine='compiled' is not built \(python -m atrous.stream._build"):
+        StreamingModule(tcn, 2, engine="compiled")

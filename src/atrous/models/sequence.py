@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -13,6 +13,7 @@ from atrous.models._registry import register_model
 from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.blocks import GatedResidualBlock, TemporalBlock
 from atrous.nn.conv import CausalConv1d
+from atrous.stream.ir import Builder, Value, register_lowering
 
 __all__ = ["TCN", "WaveNet"]
 
@@ -92,6 +93,30 @@ class TCN(ReceptiveFieldMixin, nn.Module):
                 if self.head is not None:
                     self.head.weight.normal_(0.0, 0.01)
 
+    def load_pytorch_tcn_state_dict(self, state_dict: Mapping[str, Tensor], strict: bool = True) -> TCN:
+        """Load a pytorch-tcn ``TCN`` checkpoint (``peer.state_dict()``) into this model; returns ``self``.
+
+        Renames ``network.`` to ``levels.`` and ``projection_out.`` to ``head.`` and drops pytorch-tcn's streaming
+        buffers (``*.padder.buffer``). The model must have the peer's architecture: see "Moving from pytorch-tcn"
+        in ``docs/stream.md`` for the arguments that give it (``kernel_size=4, dropout=0.1, weight_norm=True``
+        for the peer's defaults). Parameters that have no counterpart raise, as ``load_state_dict`` does.
+
+        >>> import pytorch_tcn  # doctest: +SKIP
+        >>> peer = pytorch_tcn.TCN(1, [32] * 4)  # doctest: +SKIP
+        >>> ours = TCN(1, [32] * 4, kernel_size=4, dropout=0.1, weight_norm=True)  # doctest: +SKIP
+        >>> ours.load_pytorch_tcn_state_dict(peer.state_dict())  # doctest: +SKIP
+        """
+        renamed = {}
+        for key, value in state_dict.items():
+            if key.endswith("padder.buffer"):
+                continue
+            for old, new in (("network.", "levels."), ("projection_out.", "head.")):
+                if key.startswith(old):
+                    key = new + key[len(old):]
+            renamed[key] = value
+        self.load_state_dict(renamed, strict=strict)
+        return self
+
     def forward(self, x: Tensor) -> Tensor:
         for level in self.levels:
             x = level(x)
@@ -102,6 +127,14 @@ class TCN(ReceptiveFieldMixin, nn.Module):
             assert isinstance(level, TemporalBlock)
             src = level.rf_spec(graph, src, f"level{i}")
         return src if self.head is None else graph.add(rf.conv(1), src, name="head")
+
+
+@register_lowering(TCN)
+def _lower_tcn(m: TCN, b: Builder, x: Value, name: str) -> Value:
+    sub = f"{name}." if name else ""
+    for i, level in enumerate(m.levels):
+        x = b.lower1(level, x, f"{sub}levels.{i}")
+    return x if m.head is None else b.lower1(m.head, x, f"{sub}head")
 
 
 @register_model("wavenet", description="WaveNet: cycles of gated residual blocks, dilations 1..2^(n-1), skips",
@@ -156,3 +189,16 @@ class WaveNet(ReceptiveFieldMixin, nn.Module):
             skips.append(skip)
         total = skips[0] if len(skips) == 1 else graph.merge(skips, op="add", name="skips")
         return graph.add(rf.conv(1), total, name="head")
+
+
+@register_lowering(WaveNet)
+def _lower_wavenet(m: WaveNet, b: Builder, x: Value, name: str) -> Value:
+    sub = f"{name}." if name else ""
+    h = b.lower1(m.stem, x, f"{sub}stem")
+    skips = []
+    for i, block in enumerate(m.blocks):
+        out = b.lower(block, h, f"{sub}blocks.{i}")
+        assert isinstance(out, tuple)
+        h = out[0]
+        skips.append(out[1])
+    return b.lower1(m.head, b.add(*skips) if len(skips) > 1 else skips[0], f"{sub}head")

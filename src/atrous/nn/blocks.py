@@ -16,6 +16,7 @@ from atrous import rf
 from atrous.errors import ShapeError, bad
 from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import CausalConv1d
+from atrous.stream.ir import Builder, Value, register_lowering
 
 __all__ = ["GatedResidualBlock", "TemporalBlock"]
 
@@ -117,6 +118,16 @@ class TemporalBlock(ReceptiveFieldMixin, nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
                 f"dropout={self.dropout_p}, weight_norm={self.weight_norm}")
+
+
+@register_lowering(TemporalBlock)
+def _lower_temporal_block(m: TemporalBlock, b: Builder, x: Value, name: str) -> Value:
+    dropout = b.lower1(m.dropout, x, _child(name, "dropout"))  # registers the eval-mode check; dropout is identity
+    del dropout
+    out = b.act(b.lower1(m.conv1, x, _child(name, "conv1")), "relu")
+    out = b.act(b.lower1(m.conv2, out, _child(name, "conv2")), "relu")
+    res = x if m.downsample is None else b.lower1(m.downsample, x, _child(name, "downsample"))
+    return b.act(b.add(out, res), "relu")
 
 
 class GatedResidualBlock(nn.Module):
@@ -228,3 +239,14 @@ class GatedResidualBlock(nn.Module):
         return (f"residual_channels={self.residual_channels}, gate_channels={self.gate_channels}, "
                 f"skip_channels={self.skip_channels}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
                 f"cond_channels={self.cond_channels}")
+
+
+@register_lowering(GatedResidualBlock)
+def _lower_gated_block(m: GatedResidualBlock, b: Builder, x: Value, name: str) -> tuple[Value, Value]:
+    h = b.lower1(m.conv, x, _child(name, "conv"))
+    if m.cond_conv is not None:  # the conditioning is a side input of the stream, shared by every block
+        c = b.input("cond", m.cond_channels)
+        h = b.add(h, b.lower1(m.cond_conv, c, _child(name, "cond_conv")))
+    z = b.gate(h, "tanh")
+    res = x if m.residual_conv is None else b.add(x, b.lower1(m.residual_conv, z, _child(name, "residual_conv")))
+    return res, b.lower1(m.skip_conv, z, _child(name, "skip_conv"))

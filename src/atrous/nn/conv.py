@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from atrous import rf
 from atrous.errors import ConfigError
 from atrous.functional import conv as _F
+from atrous.stream.ir import Builder, Value, register_lowering
 
 __all__ = ["CausalConv1d", "DilatedConv1d", "DilatedConv2d", "DilatedConv3d"]
 
@@ -100,6 +101,13 @@ class DilatedConv1d(_DilatedConvNd):
     """
 
     dims = 1
+
+
+@register_lowering(DilatedConv1d)  # CausalConv1d keeps this forward, so it streams through this lowering too
+def _lower_dilated_conv1d(m: DilatedConv1d, b: Builder, x: Value, name: str) -> Value:
+    (left, right), = m.padding
+    return b.conv(x, name, m, in_channels=m.in_channels, out_channels=m.out_channels, kernel=m.kernel_size[0],
+                  dilation=m.dilation[0], groups=m.groups, left=left, right=right, stride=m.stride[0])
 
 
 class DilatedConv2d(_DilatedConvNd):

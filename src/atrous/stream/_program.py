@@ -12,9 +12,9 @@ the taps in a rotated order, so each layer keeps ``k`` copies of its weight ``(k
 one convolution is one ``dot``. Values are written straight into the slot of the convolution that reads them next,
 so a TemporalBlock is six numpy calls (dot, relu, dot, relu, add, relu) and no copies.
 
-The weights are copied when the program is built; :meth:`Program.step` re-copies them when a parameter or buffer
-of the model changes in place (``load_state_dict``, an optimizer step), by comparing tensor versions. Edits through
-``.data`` or assigning new ``Parameter`` objects are not seen: call :meth:`Program.refresh`.
+The weights are copied when the program is built and again when they may have changed (see
+:mod:`atrous.stream._follow`: after ``load_state_dict`` or an optimizer step; any in-place change with
+``versions=True``); other edits need :meth:`Program.refresh`.
 """
 
 from __future__ import annotations
@@ -24,19 +24,34 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from atrous.stream import _plan as P
+from atrous.stream import ir
+from atrous.stream._follow import Follow
 
 __all__ = ["Program", "supported"]
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
-def supported(plan: P.Plan, dtype: torch.dtype, device: torch.device, model_dtype: torch.dtype) -> bool:
+def supported(program: ir.Program, dtype: torch.dtype, device: torch.device, model_dtype: torch.dtype) -> bool:
     """Whether a state of this dtype and device can run as a numpy program."""
     return device.type == "cpu" and dtype in _NUMPY_DTYPES and dtype == model_dtype and \
-        plan.in_channels is not None
+        all(c is not None for c in program.channels.values())
+
+
+def _torch_fn(op: ir.Op) -> Any:
+    """The torch function of an instruction without a numpy form, on ``(B, C, 1)``."""
+    if isinstance(op, ir.Act):
+        return lambda v: ir.act(v, op.fn, op.alpha)
+    if isinstance(op, ir.Norm):
+        def norm(v: Tensor) -> Tensor:
+            w, b, eps = op.params()
+            return F.layer_norm(v.transpose(1, 2), (v.shape[1],), w, b, eps).transpose(1, 2)
+        return norm
+    assert isinstance(op, ir.Fn)
+    return op.fn
 
 
 @dataclass(eq=False)
@@ -61,7 +76,7 @@ class _Ins:
 
 @dataclass(eq=False)
 class _ConvInfo:
-    node: P._Conv
+    op: ir.Conv
     k: int
     d: int
     c_in: int
@@ -70,22 +85,23 @@ class _ConvInfo:
 
 
 class Program:
-    """The one-sample step of ``plan`` for ``batch`` streams, as generated numpy code over preallocated buffers."""
+    """The one-sample step of ``program`` for ``batch`` streams, as generated numpy code over preallocated
+    buffers."""
 
-    def __init__(self, plan: P.Plan, model: nn.Module, batch: int, dtype: torch.dtype) -> None:
+    def __init__(self, program: ir.Program, model: nn.Module, batch: int, dtype: torch.dtype,
+                 versions: bool = False) -> None:
         self.batch, self.dtype, self.np_dtype = batch, dtype, _NUMPY_DTYPES[dtype]
         self.model = model
         self.t = 0
         self._convs: list[_ConvInfo] = []
-        self._modules: list[nn.Module] = []
-        self._eval_only: list[P._Pointwise] = []
+        self._modules: list[Any] = []
+        self._affines: list[ir.Affine] = []
+        self._program = program
+        self._inputs = list(program.inputs)  # "x" first, then side inputs, in the order they are read
         self._ins: list[_Ins] = []
-        self._input = _Val(plan.in_channels or 0)
-        self._ins.append(_Ins("input", [], self._input))
-        self._output = self._emit(plan.root, self._input)
+        self._output = self._emit(program)
         self._build_buffers()
-        self._watch = [*model.parameters(), *model.buffers()]
-        self._versions: list[int] = []
+        self._follow = Follow(model, versions)
         self.refresh()
         self.source = self._render()
         namespace: dict[str, Any] = {"_np": np, "_torch": torch}
@@ -93,7 +109,7 @@ class Program:
         exec(compile(self.source, f"<atrous.stream step {id(self):x}>", "exec"), namespace)
         self._fn = namespace["_step"]
 
-    # ---- phase 1: the plan as a list of SSA instructions -------------------------------------------------
+    # ---- phase 1: the program's instructions as numpy-level SSA instructions ------------------------------
     def _new(self, op: str, args: list[_Val], channels: int, ref: int = -1, lo: int = 0, hi: int = 0) -> _Val:
         out = _Val(channels or args[0].channels)
         ins = _Ins(op, args, out, ref, lo, hi)
@@ -102,68 +118,45 @@ class Program:
         self._ins.append(ins)
         return out
 
-    def _emit(self, node: P._Node, x: _Val) -> _Val:
-        if isinstance(node, P._Conv):
-            weight, _ = node.weight_bias()
-            c_out, k = int(weight.shape[0]), int(weight.shape[2])
-            self._convs.append(_ConvInfo(node, k, node.dilation, x.channels, c_out))
-            return self._new("conv" if node.slot is not None else "linear", [x], c_out, len(self._convs) - 1)
-        if isinstance(node, P._Pointwise):
-            return self._pointwise(node, x)
-        if isinstance(node, P._Sequential):
-            for child in node.children:
-                x = self._emit(child, x)
-            return x
-        if isinstance(node, P._Temporal):
-            out = self._pointwise(node.dropout, self._new("relu", [self._emit(node.conv1, x)], 0))
-            out = self._pointwise(node.dropout, self._new("relu", [self._emit(node.conv2, out)], 0))
-            res = x if node.down is None else self._emit(node.down, x)
-            return self._new("relu", [self._new("add", [out, res], 0)], 0)
-        if isinstance(node, P._TCN):
-            for level in node.levels:
-                x = self._emit(level, x)
-            return x if node.head is None else self._emit(node.head, x)
-        if isinstance(node, P._Gated):
-            return self._gated(node, x)[0]
-        assert isinstance(node, P._WaveNet)
-        h = self._emit(node.stem, x)
-        total: _Val | None = None
-        for block in node.blocks:
-            h, skip = self._gated(block, h)
-            total = skip if total is None else self._new("add", [total, skip], 0)
-        assert total is not None
-        return self._emit(node.head, total)
-
-    def _gated(self, node: P._Gated, x: _Val) -> tuple[_Val, _Val]:
-        h = self._emit(node.conv, x)
-        g = node.gate
-        a = self._new("tanh", [self._new("slice", [h], g, lo=0, hi=g)], 0)
-        b = self._new("sigmoid", [self._new("slice", [h], h.channels - g, lo=g, hi=h.channels)], 0)
-        z = self._new("mul", [a, b], 0)
-        res = x if node.res is None else self._new("add", [x, self._emit(node.res, z)], 0)
-        return res, self._emit(node.skip, z)
-
-    def _pointwise(self, node: P._Pointwise, x: _Val) -> _Val:
-        m = node.module
-        if isinstance(m, (nn.Dropout, nn.BatchNorm1d)):
-            self._eval_only.append(node)
-        if isinstance(m, (nn.Identity, nn.Dropout)):
-            return x
-        if isinstance(m, nn.ReLU):
-            return self._new("relu", [x], 0)
-        if isinstance(m, nn.Tanh):
-            return self._new("tanh", [x], 0)
-        if isinstance(m, nn.BatchNorm1d):
-            self._modules.append(m)
-            return self._new("affine", [x], 0, ref=len(self._modules) - 1)
-        self._modules.append(m)  # anything else pointwise: the torch module itself on a view of the array
-        return self._new("module", [x], 0, ref=len(self._modules) - 1)
+    def _emit(self, program: ir.Program) -> _Val:
+        vals: dict[int, _Val] = {}
+        for op in program.ops:
+            width = program.channels[op.out] or 0
+            if isinstance(op, ir.Input):
+                v = _Val(width)
+                self._ins.append(_Ins("input", [], v, lo=self._inputs.index(op.name)))
+            elif isinstance(op, ir.Conv):
+                self._convs.append(_ConvInfo(op, op.kernel, op.dilation, op.c_in, op.c_out))
+                v = self._new("conv" if op.slot is not None else "linear", [vals[op.src]], op.c_out,
+                              len(self._convs) - 1)
+            elif isinstance(op, ir.Act) and op.fn in ("relu", "tanh", "sigmoid"):
+                v = self._new(op.fn, [vals[op.src]], 0)
+            elif isinstance(op, ir.Gate):
+                h, g = vals[op.src], width
+                a = self._new("slice", [h], g, lo=0, hi=g)
+                if op.first == "tanh":
+                    a = self._new("tanh", [a], 0)
+                b = self._new("sigmoid", [self._new("slice", [h], g, lo=g, hi=2 * g)], 0)
+                v = self._new("mul", [a, b], 0)
+            elif isinstance(op, ir.Add):
+                v = vals[op.args[0]]
+                for other in op.args[1:]:
+                    v = self._new("add", [v, vals[other]], 0)
+            elif isinstance(op, ir.Affine):
+                self._affines.append(op)
+                v = self._new("affine", [vals[op.src]], 0, ref=len(self._affines) - 1)
+            else:  # any other function of one time step: the torch function on a view of the same memory
+                assert isinstance(op, (ir.Act, ir.Norm, ir.Fn))
+                self._modules.append(_torch_fn(op))
+                v = self._new("module", [vals[op.src]], width, ref=len(self._modules) - 1)
+            vals[op.out] = v
+        return vals[program.outputs[0]]
 
     # ---- phase 2: storage ------------------------------------------------------------------------------
     def _build_buffers(self) -> None:
         B = self.batch
         for c in self._convs:
-            if c.node.slot is not None:
+            if c.op.slot is not None:
                 c.buf = np.zeros((c.d, c.k * c.c_in + 1, B), self.np_dtype)
                 c.buf[:, -1] = 1
         self._names: dict[str, Any] = {}
@@ -193,20 +186,21 @@ class Program:
                 v.where = name
         for i, c in enumerate(self._convs):
             # batch 1: x @ W with W (K, C_out); batch B: W @ X with W (C_out, K), X (K, B)
-            rows = c.k * c.c_in + 1 if c.node.slot is not None else c.c_in
+            rows = c.k * c.c_in + 1 if c.op.slot is not None else c.c_in
             shape = (rows, c.c_out) if B == 1 else (c.c_out, rows)
             self._names[f"W{i}"] = [np.zeros(shape, self.np_dtype) for _ in range(c.k)] \
-                if c.node.slot is not None else np.zeros(shape, self.np_dtype)
+                if c.op.slot is not None else np.zeros(shape, self.np_dtype)
             self._names[f"b{i}"] = np.zeros(self._shape(c.c_out, 1), self.np_dtype)
-            if c.node.slot is not None:
+            if c.op.slot is not None:
                 slots = self._slots(c)
                 self._names[f"S{i}"] = slots[..., 0] if B == 1 else slots
                 self._names[f"U{i}"] = c.buf[..., 0] if B == 1 else c.buf
         for j, m in enumerate(self._modules):
             self._names[f"M{j}"] = m
-            if isinstance(m, nn.BatchNorm1d):
-                self._names[f"scale{j}"] = np.zeros(self._shape(m.num_features, 1), self.np_dtype)
-                self._names[f"shift{j}"] = np.zeros(self._shape(m.num_features, 1), self.np_dtype)
+        for ins in self._ins:
+            if ins.op == "affine":
+                self._names[f"scale{ins.ref}"] = np.zeros(self._shape(ins.out.channels, 1), self.np_dtype)
+                self._names[f"shift{ins.ref}"] = np.zeros(self._shape(ins.out.channels, 1), self.np_dtype)
         widths = {v.channels for v in (i.out for i in self._ins)}
         for w in widths:
             self._names[f"zero{w}"] = np.zeros(self._shape(w), self.np_dtype)
@@ -227,14 +221,16 @@ class Program:
     # ---- phase 3: code -----------------------------------------------------------------------------------
     def _render(self) -> str:
         B = self.batch
-        lines = ["def _step(x, t):"]
+        lines = [f"def _step({', '.join(self._inputs)}, t):"]
         for i, c in enumerate(self._convs):
-            if c.node.slot is not None:
+            if c.op.slot is not None:
                 lines.append(f"    p{i} = t % {c.d}; r{i} = t // {c.d} % {c.k}")
         for ins in self._ins:
             o, a = ins.out.where, [v.where for v in ins.args]
             if ins.op == "input":
-                lines.append(f"    _np.copyto({o}, x[0, :, 0])" if B == 1 else f"    _np.copyto({o}, x[:, :, 0].T)")
+                name = self._inputs[ins.lo]
+                lines.append(f"    _np.copyto({o}, {name}[0, :, 0])" if B == 1 else
+                             f"    _np.copyto({o}, {name}[:, :, 0].T)")
             elif ins.op == "conv":
                 src = ins.args[0]
                 if src.slot_of != ins.ref:
@@ -258,11 +254,12 @@ class Program:
                 lines.append(f"    _np.multiply({a[0]}, scale{ins.ref}, out={o}); "
                              f"_np.add({o}, shift{ins.ref}, out={o})")
             elif ins.op == "module":
-                # the module sees (B, C) as in the torch path; a slot is a view, wrapped afresh each step
+                # the function sees (B, C, 1) as in the torch paths; a slot is a view, wrapped afresh each step
                 src_t = f"T{a[0]}" if ins.args[0].slot_of < 0 else f"_torch.from_numpy({a[0]})"
                 dst = f"T{o}" if ins.out.slot_of < 0 else f"_torch.from_numpy({o})"
                 c_in, c_out = ins.args[0].channels, ins.out.channels
-                lines.append(f"    {dst}.view({c_out}, {B}).t().copy_(M{ins.ref}({src_t}.view({c_in}, {B}).t()))")
+                lines.append(f"    {dst}.view({c_out}, {B}).t().copy_(M{ins.ref}({src_t}.view({c_in}, {B}).t()"
+                             "[:, :, None])[:, :, 0])")
             else:
                 assert ins.op == "slice"
         lines.append(f"    return {self._output.where}")
@@ -273,11 +270,11 @@ class Program:
         """Copy the model's current weights (and batch-norm statistics) into the program."""
         with torch.no_grad():
             for i, c in enumerate(self._convs):
-                weight, bias = c.node.weight_bias()
-                w = _dense(weight.detach(), c.node.groups).cpu().numpy().astype(self.np_dtype)   # (O, I, k)
+                weight, bias = c.op.params()
+                w = ir.dense_weight(weight.detach(), c.op.groups).cpu().numpy().astype(self.np_dtype)   # (O, I, k)
                 b = np.zeros(c.c_out, self.np_dtype) if bias is None else bias.detach().cpu().numpy()
                 self._names[f"b{i}"][...] = b.reshape(self._shape(c.c_out, 1))
-                if c.node.slot is None:
+                if c.op.slot is None:
                     self._names[f"W{i}"][...] = w[:, :, 0].T if self.batch == 1 else w[:, :, 0]
                     continue
                 for r, target in enumerate(self._names[f"W{i}"]):
@@ -286,27 +283,23 @@ class Program:
                         rot[s * c.c_in:(s + 1) * c.c_in] = w[:, :, c.k - 1 - (r - s) % c.k].T
                     rot[-1] = b
                     target[...] = rot if self.batch == 1 else rot.T
-            for j, m in enumerate(self._modules):
-                if isinstance(m, nn.BatchNorm1d):
-                    assert m.running_mean is not None and m.running_var is not None
-                    scale = torch.rsqrt(m.running_var.double() + m.eps)
-                    if m.weight is not None:
-                        scale = scale * m.weight.double()
-                    shift = -m.running_mean.double() * scale
-                    if m.bias is not None:
-                        shift = shift + m.bias.double()
-                    self._names[f"scale{j}"][...] = scale.cpu().numpy().reshape(self._shape(m.num_features, 1))
-                    self._names[f"shift{j}"][...] = shift.cpu().numpy().reshape(self._shape(m.num_features, 1))
-        self._versions = [t._version for t in self._watch]
+            for j, op in enumerate(self._affines):
+                scale, shift = op.params()
+                shape = self._shape(scale.shape[0], 1)
+                self._names[f"scale{j}"][...] = scale.detach().cpu().numpy().reshape(shape)
+                self._names[f"shift{j}"][...] = shift.detach().cpu().numpy().reshape(shape)
+        self._follow.seen()
 
-    def step(self, x: Tensor) -> Tensor:
-        """One sample ``(B, C_in, 1)`` of every stream; returns ``(B, C_out, 1)`` (a new tensor)."""
-        if [t._version for t in self._watch] != self._versions:
+    def step(self, x: Tensor, *side: Tensor) -> Tensor:
+        """One sample ``(B, C_in, 1)`` of every stream (side inputs ``(B, C', 1)`` after it, in the order of
+        the program's inputs); returns ``(B, C_out, 1)`` (a new tensor)."""
+        if (self._follow.dirty or self._follow.versions) and self._follow.changed():
             self.refresh()
-        for node in self._eval_only:
-            if node.module.training:
-                node.check_eval()
-        y = self._fn((x.detach() if x.requires_grad else x).numpy(), self.t)
+        self._program.check_eval()
+        if side:
+            y = self._fn(x.detach().numpy(), *(v.detach().numpy() for v in side), self.t)
+        else:
+            y = self._fn(x.detach().numpy(), self.t)
         self.t += 1
         if self.batch == 1:
             return torch.from_numpy(y.reshape(1, -1, 1).copy())
@@ -335,7 +328,7 @@ class Program:
             c.buf[:, :-1, rows] = 0
 
     def _slotted(self) -> list[_ConvInfo]:
-        return sorted((c for c in self._convs if c.node.slot is not None), key=lambda c: c.node.slot or 0)
+        return sorted((c for c in self._convs if c.op.slot is not None), key=lambda c: c.op.slot or 0)
 
     @staticmethod
     def _positions(c: _ConvInfo, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -343,14 +336,3 @@ class Program:
         times = t - span + np.arange(span)
         return times % c.d, (times // c.d) % c.k
 
-
-def _dense(weight: Tensor, groups: int) -> Tensor:
-    """A grouped weight ``(O, I / g, k)`` as the equivalent dense ``(O, I, k)`` (zeros outside the groups)."""
-    if groups == 1:
-        return weight
-    o, i, k = weight.shape
-    dense = weight.new_zeros(o, i * groups, k)
-    per = o // groups
-    for g in range(groups):
-        dense[g * per:(g + 1) * per, g * i:(g + 1) * i] = weight[g * per:(g + 1) * per]
-    return dense

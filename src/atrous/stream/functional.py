@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from atrous.errors import ConfigError, ShapeError
-from atrous.stream._plan import Slot, build_plan
+from atrous.stream import _chunk
+from atrous.stream.ir import Program, Slot, lower
 
 __all__ = ["State", "init_state", "state_dict_view", "state_slots", "step"]
 
@@ -39,7 +40,7 @@ def state_slots(model: nn.Module) -> list[Slot]:
     >>> state_slots(torch.nn.Sequential(CausalConv1d(2, 4, 3, dilation=2), torch.nn.ReLU()))
     [Slot(name='0', channels=2, length=4)]
     """
-    return list(build_plan(model).slots)
+    return list(lower(model).slots)
 
 
 def init_state(model: nn.Module, batch_size: int, dtype: torch.dtype | None = None,
@@ -59,19 +60,19 @@ def init_state(model: nn.Module, batch_size: int, dtype: torch.dtype | None = No
     >>> [s.shape for s in init_state(CausalConv1d(2, 4, 3, dilation=2), batch_size=5)]
     [torch.Size([5, 2, 4])]
     """
-    plan = build_plan(model)
+    program = lower(model)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ConfigError(f"init_state: batch_size must be a positive int, got {batch_size!r}")
     dtype = _model_dtype(model) if dtype is None else dtype
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ConfigError(f"init_state: dtype must be a floating torch.dtype, got {dtype!r}")
     device = _model_device(model) if device is None else device
-    return tuple(torch.zeros(batch_size, s.channels, s.length, dtype=dtype, device=device) for s in plan.slots)
+    return tuple(torch.zeros(batch_size, s.channels, s.length, dtype=dtype, device=device) for s in program.slots)
 
 
 def state_dict_view(model: nn.Module, state: Sequence[Tensor]) -> dict[str, Tensor]:
     """The state keyed by layer name (the same tensors, no copies)."""
-    slots = build_plan(model).slots
+    slots = lower(model).slots
     _check_state(slots, state, None, "state_dict_view")
     return {s.name: t for s, t in zip(slots, state)}
 
@@ -118,7 +119,27 @@ def _apply_reset(state: Sequence[Tensor], reset: Any, batch: int) -> Sequence[Te
     return tuple(t.masked_fill(mask, 0) for t in state)
 
 
-def step(model: nn.Module, x: Tensor, state: Sequence[Tensor], reset: Tensor | None = None) -> tuple[Tensor, State]:
+def _check_cond(program: Program, cond: Any, x: Tensor, where: str) -> dict[str, Tensor]:
+    """The inputs of one chunk: ``x`` and, for a conditioned model, ``cond``."""
+    side = program.inputs.get("cond")
+    if side is None:
+        if cond is not None:
+            raise ShapeError(f"{where}: cond must be None for a model without conditioning, got "
+                             f"{tuple(cond.shape) if isinstance(cond, Tensor) else type(cond).__name__}")
+        return {"x": x}
+    B, T = x.shape[0], x.shape[2]
+    ok = isinstance(cond, Tensor) and cond.dim() == 3 and cond.shape[0] == B and cond.shape[1] == side.channels \
+        and cond.shape[2] in (1, T) and cond.dtype == x.dtype and cond.device == x.device
+    if not ok:
+        got = f"{tuple(cond.shape)} {cond.dtype}" if isinstance(cond, Tensor) else type(cond).__name__
+        raise ShapeError(f"{where}: cond must be a ({B}, {side.channels}, {T}) tensor (local conditioning, one "
+                         f"column per sample of the chunk) or ({B}, {side.channels}, 1) (global) of the chunk's "
+                         f"dtype and device, got {got}")
+    return {"x": x, "cond": cond}
+
+
+def step(model: nn.Module, x: Tensor, state: Sequence[Tensor], reset: Tensor | None = None,
+         cond: Tensor | None = None) -> tuple[Tensor, State]:
     """Run one chunk of ``B`` streams through ``model``; returns ``(y, new_state)``.
 
     Args:
@@ -126,13 +147,16 @@ def step(model: nn.Module, x: Tensor, state: Sequence[Tensor], reset: Tensor | N
         x: the next chunk ``(B, C_in, T)``, any ``T >= 1`` (shorter than a layer's padding too).
         state: from :func:`init_state` or the previous ``step``; not modified.
         reset: optional bool ``(B,)``: streams whose state is zeroed before this chunk (they start afresh).
+        cond: for a conditioned model (WaveNet with ``cond_channels``): ``(B, C_cond, T)``, the conditioning
+            of these ``T`` samples (local), or ``(B, C_cond, 1)``, one vector per stream (global).
 
     Returns:
         ``y`` ``(B, C_out, T)``: the model's output at these ``T`` time steps, equal to the offline output over the
         whole stream so far (zero-padded at its start); and the new state.
 
     Shape:
-        ``(B, C_in, T) -> (B, C_out, T)``.
+        ``(B, C_in, T) -> (B, C_out, T)``; ``(B, T, C_in) -> (B, T, C_out)`` for a model that reads that layout
+        (pytorch-tcn's ``input_shape='NLC'``; error messages then describe the chunk as ``(B, C, T)``).
 
     >>> from atrous.models import create_model
     >>> model = create_model("tcn", channels=[4, 4]).eval()
@@ -143,12 +167,14 @@ def step(model: nn.Module, x: Tensor, state: Sequence[Tensor], reset: Tensor | N
     >>> torch.allclose(torch.cat([y1, y2], 2), model(x), atol=1e-6)
     True
     """
-    plan = build_plan(model)
-    _check_state(plan.slots, state, x.shape[0] if isinstance(x, Tensor) and x.dim() == 3 else None, "step")
-    _check_chunk(x, plan.in_channels, state, model)
+    program = lower(model)
+    nlc = program.layout == "NLC" and isinstance(x, Tensor) and x.dim() == 3
+    if nlc:  # a model that reads (B, T, C): the executors run (B, C, T)
+        x = x.transpose(1, 2)
+    _check_state(program.slots, state, x.shape[0] if isinstance(x, Tensor) and x.dim() == 3 else None, "step")
+    _check_chunk(x, program.in_channels, state, model)
+    inputs = _check_cond(program, cond, x, "step")
     if reset is not None:
         state = _apply_reset(state, reset, x.shape[0])
-    old = tuple(state)
-    new: list[Tensor] = list(old)
-    y = plan.root.run(x, old, new)
-    return y, tuple(new)
+    y, new = _chunk.run(program, inputs, tuple(state))
+    return (y.transpose(1, 2) if nlc else y), tuple(new)
