@@ -10,7 +10,7 @@ runs there and returns a **channels-last output** (same shape and values, channe
 gives for channels-last input); :func:`set_auto_channels_last` turns this off. With ``set_benchmark(True)`` (or
 ``ATROUS_CONV_BENCHMARK=1``), every call measures all the paths that give the same result (the plain
 ``F.conv*d`` call, a 1-D fold to an undilated 2-D conv, the channels-last layout). :func:`chosen_paths` shows
-what was measured and chosen (see :mod:`atrous.functional._fastpath`). Every other call is the plain
+what was measured and chosen (see :mod:`atrous.functional._autotune`). Every other call is the plain
 ``F.conv*d`` call.
 """
 
@@ -23,16 +23,9 @@ import torch
 from torch import Tensor, fx
 
 from atrous.errors import ConfigError, ShapeError
-from atrous.functional import _fastpath
-from atrous.functional._fastpath import (
-    auto_channels_last_enabled,
-    benchmark_enabled,
-    chosen_paths,
-    clear_chosen_paths,
-    set_auto_channels_last,
-    set_benchmark,
-    to_channels_last,
-)
+from atrous.functional import _autotune
+from atrous.functional._autotune import benchmark_enabled, chosen_paths, clear_chosen_paths, set_benchmark
+from atrous.functional._layout import auto_channels_last_enabled, set_auto_channels_last, to_channels_last
 from atrous.rf.layer import conv as conv_spec
 
 __all__ = ["auto_channels_last_enabled", "benchmark_enabled", "chosen_paths", "clear_chosen_paths", "conv_path",
@@ -99,8 +92,8 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
     except ShapeError as e:
         raise ShapeError(f"{where}: {str(e).split(': ', 1)[1]}") from None
     if torch.jit.is_scripting():  # type: ignore[attr-defined]
-        return _fastpath.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
-    return _fastpath.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
+        return _autotune.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
+    return _autotune.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
 
 
 def conv_path(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, dilation: Any = 1,
@@ -129,7 +122,7 @@ def conv_path(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any
         return "plain"
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 or x.shape[1] != weight.shape[1] * groups:
         return "plain"
-    return _fastpath.choose(x, weight, bias, spec.stride, spec.dilation, pads, groups, shared_input is True)
+    return _autotune.choose(x, weight, bias, spec.stride, spec.dilation, pads, groups, shared_input is True)
 
 
 def dilated_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, dilation: int = 1,
