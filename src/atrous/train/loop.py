@@ -330,7 +330,18 @@ class _Run:
 
     def _write(self, line: dict[str, Any]) -> None:
         if self.log is not None:
-            self.log.write(json.dumps(line) + "\n")
+            try:
+                self.log.write(json.dumps(line) + "\n")
+            except OSError as e:
+                raise self._metrics_failed(e) from None
+
+    def _metrics_failed(self, error: OSError) -> ConfigError:
+        """A metrics line that could not be written (a full disk): the run stops; ``last.pt`` is untouched, and a
+        resume cuts the metrics back to it."""
+        kept = (f"last.pt keeps the run up to its last checkpoint; resume with --resume {self.out} once it can be "
+                "written" if (self.out / "last.pt").exists() else "no checkpoint was saved yet")
+        return ConfigError(f"train: {str(self.out / 'metrics.jsonl')!r} could not be written "
+                           f"({error.strerror or error}); {kept}")
 
     def _payload(self) -> dict[str, Any]:
         return {"model": dict(self.model.__dict__["atrous_config"]),
@@ -340,7 +351,10 @@ class _Run:
     def _save_last(self) -> None:
         rngs = self.ctx.gather(rng_state())
         if self.log is not None:
-            self.log.flush()
+            try:
+                self.log.flush()
+            except OSError as e:
+                raise self._metrics_failed(e) from None
             payload = {**self._payload(), "optimizer": self.optimizer.state_dict(),
                        "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                        "rng": rngs, "metrics_bytes": self.log.tell(), "conv_paths": numerics.saved_paths()}
@@ -371,6 +385,7 @@ class _Run:
         bar = Progress(self.total, self.state["step"], enabled=show and self.ctx.main)
         st, cfg, ran, status, started = self.state, self.cfg, 0, "finished", time.monotonic()
         assert cfg.clip is not None
+        done = False
         try:
             with _StopSignal() as stopper:
                 while st["step"] < self.total and status == "finished":
@@ -416,10 +431,15 @@ class _Run:
                         if asked:
                             status = "stopped"
                             break
+            done = True
         finally:
             bar.close()
             if self.log is not None:
-                self.log.close()
+                try:
+                    self.log.close()
+                except OSError as e:  # the flush of a line that a full disk refused
+                    if done:
+                        raise self._metrics_failed(e) from None
         return self._summary(status)
 
     def _diverged(self, value: float) -> None:
@@ -441,5 +461,9 @@ class _Run:
             "out": str(self.out), "world": self.ctx.world,
         }
         if self.ctx.main:
-            atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            try:
+                atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            except OSError as e:
+                raise ConfigError(f"train: {str(self.out / 'summary.json')!r} could not be written "
+                                  f"({e.strerror or e}); the run's last.pt and metrics are complete") from None
         return summary
