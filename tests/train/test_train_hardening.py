@@ -30,6 +30,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     (["--threads", "1000000"], "train: --threads must be an int in 1.."),
     (["--max-memory", "inf"], "train: --max-memory must be a finite number > 0, got inf"),
     (["--train-size", "1000000000"], "train: --train-size must need at most 2 GB of memory, got 1000000000"),
+    (["--test-size", "1" + "0" * 39], "train: --test-size must be an int in 1..1000000000, got 1000000000000"),
     (["--length", "1000000000"], "train: --length must need at most 2 GB of memory, got 1000000000"),
     (["--model-arg", "channels=1000000,1000000"], "train: --model-arg must need at most 2 GB of memory"),
     (["--model-arg", "channels=0,4"], "create_model('tcn'): channels must be a positive int, got 0"),

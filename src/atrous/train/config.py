@@ -124,7 +124,7 @@ class TrainConfig:
             _int("steps", self.steps, 1, MAX_COUNT)
         for key in ("length", "train_size", "test_size", "limit"):
             if self.data.get(key) is not None:
-                _int(key, self.data[key], 1)
+                _int(key, self.data[key], 1, MAX_COUNT)
         _int("data_seed", self.data["data_seed"], 0, MAX_SEED)
         _int("threads", self.threads, 1, max_threads())
         for name in ("deterministic", "conv_benchmark", "conv_auto_channels_last"):
