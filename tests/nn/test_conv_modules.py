@@ -125,7 +125,7 @@ def test_errors() -> None:
     with pytest.raises(ConfigError, match="CausalConv1d: dilation must be a positive int"):
         CausalConv1d(2, 4, 3, dilation=-1)
     m = DilatedConv1d(2, 4, 3)
-    with pytest.raises(ShapeError, match=r"dilated_conv1d: input must be a 3-D tensor \(B C L\), got shape"):
+    with pytest.raises(ShapeError, match=r"DilatedConv1d: input must be a 3-D tensor \(B C L\), got shape"):
         m(torch.randn(2, 10))
     with pytest.raises(ShapeError, match=r"input channels must equal weight.shape\[1\] \* groups = 2 \* 1, got 3"):
         m(torch.randn(1, 3, 10))

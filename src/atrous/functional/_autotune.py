@@ -349,6 +349,8 @@ def choose(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dila
     several convolutions (ASPP's branches), so channels-last is measured without the conversion."""
     args = (stride, dilation, pads, groups)
     forced = _STATE.forced
+    if forced is None and not _STATE.enabled and (x.dim() != 4 or not _auto()):
+        return "plain"  # only the automatic 2-D layout is measured by default: no more checks for the rest
     if not (_STATE.enabled or _auto() or forced) or not _eligible(x, w, b):
         return "plain"
     names = candidates(x, w, stride, dilation, pads)

@@ -29,6 +29,7 @@ from atrous.functional._layout import auto_channels_last_enabled, set_auto_chann
 from atrous.rf.layer import conv as conv_spec
 
 __all__ = ["auto_channels_last_enabled", "benchmark_enabled", "chosen_paths", "clear_chosen_paths", "conv_path",
+           "conv_resolved",
            "dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "resolve_padding", "set_auto_channels_last",
            "set_benchmark", "to_channels_last"]
 
@@ -50,7 +51,7 @@ def resolve_padding(kernel_size: Sequence[int], stride: Any, dilation: Any, padd
     try:
         return conv_spec(tuple(kernel_size), stride, dilation, padding, dims=dims).padding
     except ConfigError as e:
-        raise ConfigError(f"{where}: {str(e).split(': ', 1)[1]}") from None
+        raise e.at(where) from None
 
 
 def _check(x: Tensor, weight: Tensor, bias: Tensor | None, dims: int, groups: int, where: str) -> None:
@@ -90,10 +91,30 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
     try:
         spec.output_length(tuple(int(n) for n in x.shape[2:]))
     except ShapeError as e:
-        raise ShapeError(f"{where}: {str(e).split(': ', 1)[1]}") from None
+        raise e.at(where) from None
     if torch.jit.is_scripting():  # type: ignore[attr-defined]
         return _autotune.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
     return _autotune.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
+
+
+def conv_resolved(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...],
+                  dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...], groups: int, where: str) -> Tensor:
+    """The convolution with settings that a module resolved and checked once (stride, dilation and
+    ``(left, right)`` padding per axis): each call checks only the tensors (their shapes, and that the input is
+    at least one span long) before the path :mod:`atrous.functional._autotune` picks. ``where`` names the module
+    in messages. A module's forward, not a public entry point: the arguments are trusted.
+    """
+    dims = len(stride)
+    if isinstance(x, fx.Proxy) or torch.jit.is_scripting():  # type: ignore[attr-defined]
+        return _conv(x, weight, bias, stride, dilation, pads, groups, None, dims, where)
+    if not torch._C._is_torch_function_mode_enabled():
+        _check(x, weight, bias, dims, groups, where)
+    for axis, (n, (left, right), k, d) in enumerate(zip(x.shape[2:], pads, weight.shape[2:], dilation)):
+        span = (k - 1) * d + 1
+        if n + left + right < span:
+            raise ShapeError(f"{where}: input length must be at least {span - left - right} on axis {axis} (span "
+                             f"{span}, padding {left}+{right}), got {n}")
+    return _autotune.conv(x, weight, bias, stride, dilation, pads, groups)
 
 
 def conv_path(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, dilation: Any = 1,
