@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.benchmark import Timer
 
-from atrous.functional import _fastpath
+from atrous.functional import _autotune
 from atrous.functional.conv import chosen_paths, dilated_conv1d, set_benchmark
 from atrous.nn import ASPP, DilatedConv2d
 
@@ -215,7 +215,7 @@ def bench_aspp(strides: list[int], repeats: int, mrt: float) -> list[dict[str, A
         aspp = ASPP(64, 64, output_stride=os_).eval()
 
         def nchw(x: torch.Tensor, m: ASPP = aspp) -> torch.Tensor:
-            with _fastpath.force_path("plain"):
+            with _autotune.force_path("plain"):
                 return m(x)  # type: ignore[no-any-return]
 
         with torch.no_grad():

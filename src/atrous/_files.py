@@ -1,6 +1,7 @@
 """Files that are either whole or absent: write a temporary file beside the target, fsync it, rename it over the
 target, fsync the folder. An interrupted or failed write (a kill, a full disk) leaves the old file untouched and
-no temporary behind (except after a hard kill, which :func:`remove_stale_temporaries` cleans up next time).
+no temporary behind, except after a hard kill (``kill -9``, a power cut): the next write of the same file removes
+the temporaries that dead processes left for it, and :func:`remove_stale_temporaries` those of a whole folder.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def _replacing(path: Path) -> Iterator[Path]:
 
 
 def atomic_write_with(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> None:
-    """Call ``write(file)`` on a temporary file, fsync it and rename it to ``path``."""
+    """Call ``write(file)`` on a temporary file, fsync it and rename it to ``path`` (first removing the
+    temporaries of ``path`` that killed processes left behind)."""
     target = Path(path)
+    remove_stale_temporaries(target.parent, target.name)
     with _replacing(target) as tmp:
         with open(tmp, "wb") as f:
             write(f)
@@ -66,8 +69,9 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> None:
     atomic_write_with(path, lambda f: f.write(raw))
 
 
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete the ``.NAME.PID.tmp`` files in ``folder`` whose writing process is gone; returns them."""
+def remove_stale_temporaries(folder: str | os.PathLike[str], name: str | None = None) -> list[Path]:
+    """Delete the ``.NAME.PID.tmp`` files in ``folder`` (only those of ``name`` when given) whose writing process
+    is gone; returns them."""
     removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
@@ -75,7 +79,7 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
         return removed
     for entry in entries:
         m = _TMP.match(entry.name)
-        if m is None or _alive(int(m["pid"])):
+        if m is None or (name is not None and m["name"] != name) or _alive(int(m["pid"])):
             continue
         with contextlib.suppress(OSError):
             entry.unlink()

@@ -57,7 +57,7 @@ def int_in_range(where: str, arg: str, value: object, minimum: int | None = None
     if minimum is not None and maximum is not None:
         rule = f"an int in {minimum}..{maximum}"
     elif minimum is not None:
-        rule = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        rule = {1: "a positive int", 0: "a non-negative int"}.get(minimum, f"an int >= {minimum}")
     elif maximum is not None:
         rule = f"an int <= {maximum}"
     else:

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 
 class AtrousError(Exception):
-    """Base class of every error atrous raises on purpose."""
+    """Base class of every error atrous raises on purpose. Its message reads ``"<where>: <detail>"``, where
+    ``where`` is the public entry point that was called."""
+
+    @property
+    def where(self) -> str:
+        """The entry point the message names (its text before the first ``": "``)."""
+        return str(self).partition(": ")[0]
+
+    @property
+    def detail(self) -> str:
+        """The message without its entry point."""
+        where, sep, detail = str(self).partition(": ")
+        return detail if sep else where
+
+    def at(self, where: str) -> Self:
+        """The same error said from ``where``: an entry point that called the code that raised it.
+
+        >>> bad("Layer", "dilation", "a positive int", 0).at("dilated_conv1d")
+        ConfigError('dilated_conv1d: dilation must be a positive int, got 0')
+        """
+        return type(self)(f"{where}: {self.detail}")
 
 
 class ConfigError(AtrousError, ValueError):

@@ -3,10 +3,10 @@ a bug line for anything else, bounded memory and time decided before the work, n
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from _cases import NUMBER_WORDS, RF_FLAGS, SOURCE_ALPHABET, SOURCES, USER_ERRORS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,28 +19,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize(("argv", "match"), [
-    (["rf", "-d", "1000000000"], "atrous rf: --dilation must need at most 2 GB of memory, got '1000000000' "
-                                 "(estimated 200 GB)"),
-    (["rf", "-k", "1000000000", "--dims", "3"], "--kernel must need at most 2 GB of memory"),
-    (["rf", "-d", "1" + "0" * 30], "--dilation must need at most 2 GB of memory"),
-    (["rf", "-k", "200000", "-d", "1,1,1"], "--dilation must need at most 60 s of time"),
-    (["rf", "-d", "1000", "--max-memory", "nan"], "--max-memory must be a finite number > 0, got nan"),
-    (["rf", "-d", "1000", "--max-time", "-1"], "--max-time must be a finite number > 0, got -1.0"),
-    (["rf", "--kernel", ""], "--kernel must be a comma-separated list without empty items, got ''"),
-    (["rf", "-d", "1e9"], "--dilation must be a comma-separated list of positive ints, got '1e9'"),
-    (["rf", "--branches", ""], "--branches must be a comma-separated list without empty items"),
-    (["rf", "--branches", "6,12", "--branch-kernel", "0"], "--branch-kernel must be a positive int, got 0"),
-    (["schedule", "--rf", "1"], "atrous schedule: --rf must be an int >= 2, got 1"),
-    (["schedule", "--rf", "100", "-k", "1"], "--kernel must be an int >= 2, got 1"),
-    (["schedule", "--rf", "100", "--max-dilation", "0"], "--max-dilation must be a positive int, got 0"),
-    (["report", "atrous:tcn", "--seed", "-1"], "--seed must be an int in 0..9223372036854775807, got -1"),
-    (["report", "atrous:tcn", "--inits", "100000"], "--inits must be an int in 1..10000, got 100000"),
-    (["analyze", "atrous:spliceai", "--input-shape", "1,4,100000000", "--empirical"],
-     "analyze: --input-shape must need at most 2 GB of memory, got '1,4,100000000'"),
-    (["report", "atrous:spliceai", "--input-shape", "1,4,10000000", "-o", os.devnull + "x"],
-     "report: --input-shape must need at most 2 GB of memory"),
-])
+@pytest.mark.parametrize(("argv", "match"), USER_ERRORS)
 def test_user_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], match: str) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and match in err, err
@@ -117,12 +96,8 @@ def test_a_failed_report_write_keeps_the_old_file(tmp_path: Path, capsys: pytest
 
 # ---- fuzz ----------------------------------------------------------------------------------------------------
 
-_numbers = st.one_of(
-    st.integers(-3, 40).map(str), st.sampled_from(["", "0", "-1", "1e9", "nan", "inf", "10" * 20, "3,", ",", "x",
-                                                     "1,,2", "\u0663", "1" + "0" * 12, " 2", "2.5", "+4"]),
-)
-_flags = st.sampled_from(["-k", "-d", "-s", "--padding", "--kind", "--input-size", "--branches", "--branch-kernel",
-                          "--dims", "--max-memory", "--max-time", "--preset"])
+_numbers = st.one_of(st.integers(-3, 40).map(str), st.sampled_from(NUMBER_WORDS))
+_flags = st.sampled_from(RF_FLAGS)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -137,13 +112,7 @@ def test_fuzz_rf_arguments(capsys: pytest.CaptureFixture[str], pairs: list[tuple
         assert out == "" and len(err.strip().splitlines()) == 1, (argv, err)
 
 
-_sources = st.one_of(
-    st.sampled_from(["os:system", "subprocess:run?args=['true']", "builtins:eval?source='1'", ":", "a:", ":b",
-                     "torchvision:", "atrous:", "atrous:tcn?channels=[0]", "atrous:tcn?=1", "atrous:tcn?x",
-                     "_hostile:run", "_hostile:ones", "torch:load", "torch.nn:Identity#", "x.pt", "/", "..",
-                     "atrous:tcn#levels.0.conv1"]),
-    st.text(alphabet="ab:.?=&#/[],'0_", max_size=20),
-)
+_sources = st.one_of(st.sampled_from(SOURCES), st.text(alphabet=SOURCE_ALPHABET, max_size=20))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -17,7 +17,7 @@ from torch.overrides import TorchFunctionMode
 
 from atrous import rf
 from atrous.errors import ConfigError, ShapeError
-from atrous.functional import _fastpath
+from atrous.functional import _autotune, _layout
 from atrous.functional.conv import (
     benchmark_enabled,
     chosen_paths,
@@ -352,9 +352,9 @@ def fold_configs(draw: Any) -> dict[str, Any]:
 def test_fold2d_equals_plain(c: dict[str, Any], dtype: torch.dtype) -> None:
     x, w, b = make(c, dtype)
     bias = b if c["bias"] else None
-    assert "fold2d" in _fastpath.candidates(x, w, c["s"], c["d"], tuple(c["pads"]))
+    assert "fold2d" in _autotune.candidates(x, w, c["s"], c["d"], tuple(c["pads"]))
     want = plain(grads_of, c, x, w, bias)
-    with _fastpath.force_path("fold2d"):
+    with _autotune.force_path("fold2d"):
         got = grads_of(c, x, w, bias)
     tol = 1e-12 if dtype == torch.float64 else 1e-5
     for g, wnt in zip(got, want):
@@ -370,7 +370,7 @@ def test_channels_last_equals_plain(c: dict[str, Any], dtype: torch.dtype, cl_in
         x = x.contiguous(memory_format=torch.channels_last if c["dims"] == 2 else torch.channels_last_3d)
     bias = b if c["bias"] else None
     want = plain(grads_of, c, x, w, bias)
-    with _fastpath.force_path("channels_last"):
+    with _autotune.force_path("channels_last"):
         got = grads_of(c, x, w, bias)
         y = call(c, x, w, bias)
     tol = 1e-12 if dtype == torch.float64 else 1e-4
@@ -378,7 +378,7 @@ def test_channels_last_equals_plain(c: dict[str, Any], dtype: torch.dtype, cl_in
         torch.testing.assert_close(g, wnt, rtol=tol, atol=tol)
     # the output is left channels-last, as F.conv*d returns it for channels-last input; the input's gradient
     # comes back in the input's layout
-    assert y.stride() == plain(call, c, _fastpath.to_channels_last(x), w, bias).stride()
+    assert y.stride() == plain(call, c, _layout.to_channels_last(x), w, bias).stride()
     assert got[1].stride() == want[1].stride() or (not cl_input and got[1].is_contiguous())
 
 
@@ -389,7 +389,7 @@ def test_fold2d_whole_row_padding(k: int, d: int, length: int, padding: Any) -> 
     # folded view inside the 2-D conv, without a copy; the other rows of this table take the F.pad branch
     x = torch.randn(2, 3, length, dtype=torch.float64)
     w, b = torch.randn(4, 3, k, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
-    with _fastpath.force_path("fold2d"):
+    with _autotune.force_path("fold2d"):
         y = dilated_conv1d(x, w, b, dilation=d, padding=padding)
     close(y, oracle(x, w, b, (1,), (d,), expected_pads((k,), (d,), padding), 1), tol=1e-12)
 
@@ -400,7 +400,7 @@ def test_fast_paths_gradcheck(path: str) -> None:
     x = torch.randn(1, 2, *([11, 5][:dims]), dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, 1, *([2] * dims), dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, dtype=torch.float64, requires_grad=True)
-    with _fastpath.force_path(path):
+    with _autotune.force_path(path):
         assert torch.autograd.gradcheck(lambda x, w, b: OPS[dims](x, w, b, dilation=3, padding="causal", groups=2),
                                         (x, w, b), fast_mode=True)
 
@@ -409,36 +409,36 @@ def test_fast_paths_gradcheck(path: str) -> None:
 def test_to_channels_last(shape: tuple[int, ...]) -> None:
     fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
     x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
-    y = _fastpath.to_channels_last(x)
+    y = _layout.to_channels_last(x)
     assert y.shape == x.shape and y.is_contiguous(memory_format=fmt) and torch.equal(y, x)
     if x.numel():
         seed = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=fmt)
         (grad,) = torch.autograd.grad(y, x, seed)
         assert grad.is_contiguous() and torch.equal(grad, seed)      # the gradient in the input's layout
-        assert torch.autograd.gradcheck(_fastpath.to_channels_last, (x,))
-        assert torch.autograd.gradgradcheck(_fastpath.to_channels_last, (x,))
+        assert torch.autograd.gradcheck(_layout.to_channels_last, (x,))
+        assert torch.autograd.gradgradcheck(_layout.to_channels_last, (x,))
     strided = x.detach().movedim(1, -1).contiguous().movedim(-1, 1)[..., ::2]  # neither layout
-    assert torch.equal(_fastpath.to_channels_last(strided), strided)
-    assert _fastpath.to_channels_last(strided).is_contiguous(memory_format=fmt)
+    assert torch.equal(_layout.to_channels_last(strided), strided)
+    assert _layout.to_channels_last(strided).is_contiguous(memory_format=fmt)
     ready = y.detach()
-    assert _fastpath.to_channels_last(ready) is ready                 # already channels-last: no copy
+    assert _layout.to_channels_last(ready) is ready                 # already channels-last: no copy
     with pytest.raises(ShapeError, match=r"to_channels_last: input must be a 4-D \(B C H W\) or 5-D .*got \(2, 3\)"):
-        _fastpath.to_channels_last(torch.randn(2, 3))
+        _layout.to_channels_last(torch.randn(2, 3))
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 700, 701), (3, 64, 73, 75), (2, 5, 70, 41, 43)])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_to_channels_last_large_on_threads(shape: tuple[int, ...], threads: int) -> None:
     """Above ``_PARALLEL_MIN`` elements the transposes run on a thread pool, by sample or by column range."""
-    assert int(np.prod(shape)) >= _fastpath._PARALLEL_MIN
+    assert int(np.prod(shape)) >= _layout._PARALLEL_MIN
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         x = torch.randn(*shape)
         fmt = torch.channels_last if len(shape) == 4 else torch.channels_last_3d
-        y = _fastpath.to_channels_last(x)
+        y = _layout.to_channels_last(x)
         assert y.is_contiguous(memory_format=fmt) and torch.equal(y, x)
-        back = _fastpath._nhwc_to_nchw(y)
+        back = _layout._nhwc_to_nchw(y)
         assert back.is_contiguous() and torch.equal(back, x)
     finally:
         torch.set_num_threads(before)
@@ -459,7 +459,7 @@ def test_large_conversion_in_every_grad_mode(mode: str, two_threads: None) -> No
     x = torch.randn(2, 64, 96, 96, dtype=torch.float64)
     w = torch.randn(8, 64, 3, 3, dtype=torch.float64)
     want = F.conv2d(x, w, None, 1, 12, 12)
-    with _fastpath.force_path("channels_last"):
+    with _autotune.force_path("channels_last"):
         if mode == "grad":
             xg = x.clone().requires_grad_()
             y = dilated_conv2d(xg, w, dilation=12, padding=12)
@@ -478,26 +478,26 @@ def test_large_conversion_in_every_grad_mode(mode: str, two_threads: None) -> No
 
 def test_transpose_pool_is_remade_after_fork(monkeypatch: pytest.MonkeyPatch, two_threads: None) -> None:
     """A forked child (a DataLoader worker) must not reuse the parent's pool, whose threads it does not have."""
-    pool = _fastpath._workers()
-    assert pool is not None and _fastpath._workers() is pool
-    monkeypatch.setattr(_fastpath.os, "getpid", lambda: -1)
-    assert _fastpath._workers() is not pool
+    pool = _layout._workers()
+    assert pool is not None and _layout._workers() is pool
+    monkeypatch.setattr(_layout.os, "getpid", lambda: -1)
+    assert _layout._workers() is not pool
     monkeypatch.undo()
-    assert _fastpath._workers() is not pool   # back in the "parent": a pool of its own again, never the child's
-    current = _fastpath._workers()
+    assert _layout._workers() is not pool   # back in the "parent": a pool of its own again, never the child's
+    current = _layout._workers()
     torch.set_num_threads(3)                  # another thread count: a new pool, the old one shut down
-    assert _fastpath._workers() is not current and current is not None and current._shutdown
+    assert _layout._workers() is not current and current is not None and current._shutdown
 
 
 def test_candidates() -> None:
     x1, w1 = torch.randn(1, 2, 20), torch.randn(2, 2, 3)
-    assert _fastpath.candidates(x1, w1, (1,), (4,), ((8, 0),)) == ["fold2d"]
-    assert _fastpath.candidates(x1, w1, (2,), (4,), ((8, 0),)) == []      # strided: no fold
-    assert _fastpath.candidates(x1, w1, (1,), (1,), ((1, 1),)) == []      # undilated: nothing to fold
+    assert _autotune.candidates(x1, w1, (1,), (4,), ((8, 0),)) == ["fold2d"]
+    assert _autotune.candidates(x1, w1, (2,), (4,), ((8, 0),)) == []      # strided: no fold
+    assert _autotune.candidates(x1, w1, (1,), (1,), ((1, 1),)) == []      # undilated: nothing to fold
     x2, w2 = torch.randn(1, 2, 9, 9), torch.randn(2, 2, 3, 3)
-    assert _fastpath.candidates(x2, w2, (1, 1), (6, 6), ((6, 6),) * 2) == ["channels_last"]
+    assert _autotune.candidates(x2, w2, (1, 1), (6, 6), ((6, 6),) * 2) == ["channels_last"]
     x2 = x2.contiguous(memory_format=torch.channels_last)
-    assert _fastpath.candidates(x2, w2, (1, 1), (6, 6), ((6, 6),) * 2) == []  # already in the fast layout
+    assert _autotune.candidates(x2, w2, (1, 1), (6, 6), ((6, 6),) * 2) == []  # already in the fast layout
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -507,16 +507,16 @@ def test_candidates() -> None:
 @pytest.fixture
 def measure_everything(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Measure even tiny convolutions, and count the measurements."""
-    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
-    monkeypatch.setattr(_fastpath, "_BUDGET_S", 0.0)
+    monkeypatch.setattr(_autotune, "_MIN_WORK", 0)
+    monkeypatch.setattr(_autotune, "_BUDGET_S", 0.0)
     calls: list[int] = []
-    real = _fastpath._measure
+    real = _autotune._measure
 
     def counting(*args: Any) -> dict[str, list[float]]:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(_fastpath, "_measure", counting)
+    monkeypatch.setattr(_autotune, "_measure", counting)
     return calls
 
 
@@ -554,8 +554,8 @@ def test_measures_once_per_configuration(measure_everything: list[int]) -> None:
     ({"plain": [1.0, 1.0, 1.0], "fold2d": [1.5, 1.4, 1.6]}, "plain")])
 def test_choice_needs_a_clear_win(monkeypatch: pytest.MonkeyPatch, times: dict[str, list[float]],
                                   path: str) -> None:
-    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
-    monkeypatch.setattr(_fastpath, "_measure", lambda *args: times)
+    monkeypatch.setattr(_autotune, "_MIN_WORK", 0)
+    monkeypatch.setattr(_autotune, "_measure", lambda *args: times)
     x, w = torch.randn(1, 2, 40), torch.randn(2, 2, 3)
     y = dilated_conv1d(x, w, dilation=5, padding="causal")
     (entry,) = chosen_paths()
@@ -570,13 +570,13 @@ def test_switch_and_small_tensors(measure_everything: list[int], monkeypatch: py
     dilated_conv1d(x, w, dilation=4)
     assert measure_everything == [] and chosen_paths() == []
     set_benchmark(True)
-    monkeypatch.setattr(_fastpath, "_MIN_WORK", 10**9)    # a small conv: the plain call, nothing measured
+    monkeypatch.setattr(_autotune, "_MIN_WORK", 10**9)    # a small conv: the plain call, nothing measured
     dilated_conv1d(x, w, dilation=4)
     assert measure_everything == [] and chosen_paths() == []
     with pytest.raises(ConfigError, match="set_benchmark: enabled must be True or False, got 1"):
         set_benchmark(1)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="force_path: name must be one of plain, fold2d, channels_last"):
-        with _fastpath.force_path("im2col"):
+        with _autotune.force_path("im2col"):
             pass
 
 
@@ -603,15 +603,15 @@ def test_no_measuring_under_function_modes_or_tracing(measure_everything: list[i
 def test_environment_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     for value, want in (("0", False), ("off", False), ("1", True), (" on", True), ("", False)):
         monkeypatch.setenv("ATROUS_CONV_BENCHMARK", value)
-        assert _fastpath._env_default() is want
+        assert _layout.env_default("ATROUS_CONV_BENCHMARK", False) is want
     monkeypatch.delenv("ATROUS_CONV_BENCHMARK")
-    assert _fastpath._env_default() is False  # off by default: see docs/benchmarks_conv.md
+    assert _layout.env_default("ATROUS_CONV_BENCHMARK", False) is False  # off by default: see docs/benchmarks_conv.md
     auto = "ATROUS_CONV_AUTO_CHANNELS_LAST"
     for value, want in (("0", False), ("no", False), ("1", True), ("", True)):
         monkeypatch.setenv(auto, value)
-        assert _fastpath._env_default(auto, True) is want
+        assert _layout.env_default(auto, True) is want
     monkeypatch.delenv(auto)
-    assert _fastpath._env_default(auto, True) is True   # the automatic 2-D layout is on by default
+    assert _layout.env_default(auto, True) is True   # the automatic 2-D layout is on by default
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -621,10 +621,10 @@ def test_environment_switch(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def auto_only() -> Iterator[None]:
     """The library's defaults: measuring everything off, the automatic channels-last layout on."""
-    old = set_benchmark(False), _fastpath.set_auto_channels_last(True)
+    old = set_benchmark(False), _layout.set_auto_channels_last(True)
     yield
     set_benchmark(old[0])
-    _fastpath.set_auto_channels_last(old[1])
+    _layout.set_auto_channels_last(old[1])
 
 
 def test_auto_measures_only_large_symmetric_2d_padding(measure_everything: list[int], auto_only: None) -> None:
@@ -640,10 +640,10 @@ def test_auto_measures_only_large_symmetric_2d_padding(measure_everything: list[
     dilated_conv2d(x, w, dilation=3, padding=7)
     assert len(measure_everything) == 2
     assert [set(e["times_ms"]) for e in chosen_paths()] == [{"plain", "channels_last"}] * 2
-    old = _fastpath.set_auto_channels_last(False)
-    assert old is True and not _fastpath.auto_channels_last_enabled()
+    old = _layout.set_auto_channels_last(False)
+    assert old is True and not _layout.auto_channels_last_enabled()
     dilated_conv2d(x, w, dilation=9)
-    _fastpath.set_auto_channels_last(True)
+    _layout.set_auto_channels_last(True)
     torch.use_deterministic_algorithms(True)
     try:
         dilated_conv2d(x, w, dilation=10)        # a timing-dependent choice is no deterministic algorithm
@@ -651,14 +651,14 @@ def test_auto_measures_only_large_symmetric_2d_padding(measure_everything: list[
         torch.use_deterministic_algorithms(False)
     assert len(measure_everything) == 2
     with pytest.raises(ConfigError, match="set_auto_channels_last: enabled must be True or False, got 'on'"):
-        _fastpath.set_auto_channels_last("on")  # type: ignore[arg-type]
+        _layout.set_auto_channels_last("on")  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def channels_last_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every configuration is measurable, and channels-last is measured clearly faster."""
-    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
-    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+    monkeypatch.setattr(_autotune, "_MIN_WORK", 0)
+    monkeypatch.setattr(_autotune, "_measure", lambda names, *args: {
         n: [1.0 if n == "plain" else 0.5] * 3 for n in names})
 
 
@@ -688,14 +688,14 @@ def test_auto_channels_last_equals_plain_and_oracle(channels_last_wins: None, au
         torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
     assert got[1].is_contiguous() and len(chosen_paths()) == 2          # x's gradient in the caller's layout
     x64, w64 = x.double().requires_grad_(), w.double().requires_grad_()
-    with _fastpath.force_path("channels_last"):
+    with _autotune.force_path("channels_last"):
         assert torch.autograd.gradcheck(lambda x, w: dilated_conv2d(x, w, dilation=dilation, padding=padding,
                                                                     groups=groups), (x64, w64), fast_mode=True)
 
 
 def test_auto_channels_last_keeps_plain_when_not_faster(monkeypatch: pytest.MonkeyPatch, auto_only: None) -> None:
-    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
-    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+    monkeypatch.setattr(_autotune, "_MIN_WORK", 0)
+    monkeypatch.setattr(_autotune, "_measure", lambda names, *args: {
         n: [1.0, 1.0, 1.0] if n == "plain" else [0.8, 0.85, 1.05] for n in names})    # lost one round
     x, w = torch.randn(2, 4, 20, 20), torch.randn(4, 4, 3, 3)
     y = dilated_conv2d(x, w, dilation=12)
@@ -715,7 +715,7 @@ def test_conv_path(channels_last_wins: None, auto_only: None) -> None:
     assert conv_path(x, torch.randn(4, 3, 3, 3), dilation=12) == "plain"   # would raise in the conv
     assert conv_path(x, w, dilation=0) == "plain"
     assert conv_path(x[0], w, dilation=12) == "plain"
-    with _fastpath.force_path("plain"):
+    with _autotune.force_path("plain"):
         assert conv_path(x, w, dilation=12) == "plain"
 
 
@@ -732,7 +732,7 @@ def conv1d_and_weight_grad(x: torch.Tensor, w: torch.Tensor, path: str | None) -
     if path is None:
         y = dilated_conv1d(x, w, dilation=16, padding="causal")
     else:
-        with _fastpath.force_path(path):
+        with _autotune.force_path(path):
             y = dilated_conv1d(x, w, dilation=16, padding="causal")
     y.sum().backward()
     assert w.grad is not None

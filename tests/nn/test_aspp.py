@@ -15,7 +15,7 @@ from torch import nn
 from atrous import rf
 from atrous.analysis.tracer import trace
 from atrous.errors import ConfigError
-from atrous.functional import _fastpath
+from atrous.functional import _autotune, _layout
 from atrous.nn.aspp import ASPP
 from atrous.nn.conv import DilatedConv2d
 
@@ -200,15 +200,15 @@ def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
 @pytest.fixture
 def channels_last_wins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The library's defaults, every conv large enough to measure, and channels-last measured clearly faster."""
-    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
-    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+    monkeypatch.setattr(_autotune, "_MIN_WORK", 0)
+    monkeypatch.setattr(_autotune, "_measure", lambda names, *args: {
         n: [1.0 if n == "plain" else 0.5] * 3 for n in names})
-    old = _fastpath.set_benchmark(False), _fastpath.set_auto_channels_last(True)
-    _fastpath.clear_chosen_paths()
+    old = _autotune.set_benchmark(False), _layout.set_auto_channels_last(True)
+    _autotune.clear_chosen_paths()
     yield
-    _fastpath.clear_chosen_paths()
-    _fastpath.set_benchmark(old[0])
-    _fastpath.set_auto_channels_last(old[1])
+    _autotune.clear_chosen_paths()
+    _autotune.set_benchmark(old[0])
+    _layout.set_auto_channels_last(old[1])
 
 
 @pytest.mark.parametrize("separable", [False, True])
@@ -222,8 +222,8 @@ def test_channels_last_layout_equals_nchw(channels_last_wins: None, monkeypatch:
     aspp = ASPP(4, 6, rates=(2, 7), separable=separable, dropout=0.0).train(training)
     twin = copy.deepcopy(aspp)   # the same weights and BatchNorm statistics, run NCHW
     conversions: list[int] = []
-    real = _fastpath._nchw_to_nhwc
-    monkeypatch.setattr(_fastpath, "_nchw_to_nhwc", lambda t: conversions.append(1) or real(t))
+    real = _layout._nchw_to_nhwc
+    monkeypatch.setattr(_layout, "_nchw_to_nhwc", lambda t: conversions.append(1) or real(t))
     fused_input: list[torch.Tensor] = []
     aspp.project[0].register_forward_pre_hook(lambda m, args: fused_input.append(args[0]))
     x = torch.randn(2, 4, 17, 15, requires_grad=True)
@@ -231,7 +231,7 @@ def test_channels_last_layout_equals_nchw(channels_last_wins: None, monkeypatch:
     assert len(conversions) == 1
     assert fused_input[0].is_contiguous(memory_format=torch.channels_last) and not fused_input[0].is_contiguous()
     assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
-    with _fastpath.force_path("plain"):
+    with _autotune.force_path("plain"):
         want = twin(x)
     assert want.is_contiguous() and len(conversions) == 1
     torch.testing.assert_close(y, want, rtol=1e-5, atol=1e-5)
@@ -249,7 +249,7 @@ def test_channels_last_layout_equals_nchw(channels_last_wins: None, monkeypatch:
 
 def test_layout_follows_the_input_without_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
     """Small maps are never measured: NCHW in, NCHW out; channels-last in, channels-last out, same values."""
-    monkeypatch.setattr(_fastpath, "_measure", lambda *args: pytest.fail("measured a small ASPP"))
+    monkeypatch.setattr(_autotune, "_measure", lambda *args: pytest.fail("measured a small ASPP"))
     torch.manual_seed(5)
     aspp = ASPP(4, 6, output_stride=16).eval()
     x = torch.randn(2, 4, 40, 40)

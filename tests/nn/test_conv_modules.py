@@ -14,7 +14,7 @@ from torch import nn
 from atrous import rf
 from atrous.analysis.empirical import empirical_rf
 from atrous.errors import ConfigError, ShapeError
-from atrous.functional import _fastpath
+from atrous.functional import _autotune, _layout
 from atrous.functional.conv import dilated_conv1d, dilated_conv2d, dilated_conv3d
 from atrous.nn import CausalConv1d, DilatedConv1d, DilatedConv2d, DilatedConv3d
 
@@ -125,7 +125,7 @@ def test_errors() -> None:
     with pytest.raises(ConfigError, match="CausalConv1d: dilation must be a positive int"):
         CausalConv1d(2, 4, 3, dilation=-1)
     m = DilatedConv1d(2, 4, 3)
-    with pytest.raises(ShapeError, match=r"dilated_conv1d: input must be a 3-D tensor \(B C L\), got shape"):
+    with pytest.raises(ShapeError, match=r"DilatedConv1d: input must be a 3-D tensor \(B C L\), got shape"):
         m(torch.randn(2, 10))
     with pytest.raises(ShapeError, match=r"input channels must equal weight.shape\[1\] \* groups = 2 \* 1, got 3"):
         m(torch.randn(1, 3, 10))
@@ -186,7 +186,7 @@ def test_module_on_the_fast_paths_equals_plain() -> None:
         grads = []
         for forced in ("plain", path):
             m.zero_grad(set_to_none=True)
-            with _fastpath.force_path(forced):
+            with _autotune.force_path(forced):
                 y = m(x)
             y.square().sum().backward()
             grads.append((y.detach(), m.weight.grad, m.bias.grad))
@@ -206,11 +206,11 @@ def test_auto_channels_last_equals_torch_conv(monkeypatch: pytest.MonkeyPatch) -
     """The default: where channels-last is measured clearly faster (here: always, and every conv is large enough
     to measure), a padding >= 7 gives a channels-last output equal to nn.Conv2d's, gradients included; a padding
     of 6 never measures and keeps the plain call's layout."""
-    monkeypatch.setattr(_fastpath, "_MIN_WORK", 0)
-    monkeypatch.setattr(_fastpath, "_measure", lambda names, *args: {
+    monkeypatch.setattr(_autotune, "_MIN_WORK", 0)
+    monkeypatch.setattr(_autotune, "_measure", lambda names, *args: {
         n: [1.0 if n == "plain" else 0.5] * 3 for n in names})
-    old = _fastpath.set_benchmark(False), _fastpath.set_auto_channels_last(True)
-    _fastpath.clear_chosen_paths()
+    old = _autotune.set_benchmark(False), _layout.set_auto_channels_last(True)
+    _autotune.clear_chosen_paths()
     try:
         for rate, fast in ((12, True), (6, False), (7, True)):
             torch.manual_seed(rate)
@@ -227,8 +227,8 @@ def test_auto_channels_last_equals_torch_conv(monkeypatch: pytest.MonkeyPatch) -
             for a, b in zip(got, ref):
                 torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)   # sums over 1560 positions, float32
             assert got[0].is_contiguous()        # the input's gradient in the input's layout
-        assert [e["dilation"][0] for e in _fastpath.chosen_paths()] == [12, 7]
+        assert [e["dilation"][0] for e in _autotune.chosen_paths()] == [12, 7]
     finally:
-        _fastpath.clear_chosen_paths()
-        _fastpath.set_benchmark(old[0])
-        _fastpath.set_auto_channels_last(old[1])
+        _autotune.clear_chosen_paths()
+        _autotune.set_benchmark(old[0])
+        _layout.set_auto_channels_last(old[1])

@@ -114,6 +114,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from atrous._validate import int_in_range
 from atrous.analysis import _checks as checks
 from atrous.analysis._linearise import Linearised, dilated_avg_pool
 from atrous.errors import AtrousError, ConfigError, ShapeError, UnsupportedOpError, bad
@@ -585,9 +586,7 @@ def _choose_width(setup: _Setup, given: tuple[int, ...], max_size: int, mode: bo
 
 
 def _check_int(value: object, arg: str, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise bad(_WHERE, arg, "a positive int", value)
-    return value
+    return int_in_range(_WHERE, arg, value, minimum)
 
 
 def _resolve_node(model: nn.Module, node: str | None) -> tuple[str, nn.Module] | None:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from atrous._validate import positive_int
 from atrous.analysis import _checks as checks
 from atrous.analysis.erf_metrics import (
     RADII,
@@ -257,9 +258,7 @@ def _reinit(model: nn.Module) -> None:
 
 
 def _positive(value: object, arg: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise bad(_WHERE, arg, "a positive int", value)
-    return value
+    return positive_int(_WHERE, arg, value)
 
 
 def effective_rf(

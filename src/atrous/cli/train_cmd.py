@@ -35,7 +35,7 @@ examples:
 
 #: option -> TrainConfig field, for the options a resumed run compares with the saved ones
 _FIELDS = ("model", "epochs", "steps", "seed", "batch_size", "lr", "optimizer", "clip", "lr_step", "log_every",
-           "eval_every", "checkpoint_every", "init_from", "threads")
+           "eval_every", "checkpoint_every", "init_from", "threads", "deterministic")
 _DATA = ("length", "train_size", "test_size", "data_seed", "limit", "data_dir")
 
 
@@ -62,6 +62,9 @@ def add_parser(sub: Any) -> None:
                    help="start from the model weights of a checkpoint or run folder (fine-tuning, curricula)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="torch CPU threads (default: torch's choice); saved with the run, so a resume uses it")
+    p.add_argument("--deterministic", action="store_true", default=None,
+                   help="torch.use_deterministic_algorithms(True) for the run; saved with it, like --threads, the "
+                        "default dtype and the convolution paths, so a resume restores them all")
     p.add_argument("--stop-after", type=int, metavar="N",
                    help="save and exit after N steps of this invocation (resume later with --resume)")
     train = p.add_argument_group("optimisation")

@@ -10,7 +10,7 @@ runs there and returns a **channels-last output** (same shape and values, channe
 gives for channels-last input); :func:`set_auto_channels_last` turns this off. With ``set_benchmark(True)`` (or
 ``ATROUS_CONV_BENCHMARK=1``), every call measures all the paths that give the same result (the plain
 ``F.conv*d`` call, a 1-D fold to an undilated 2-D conv, the channels-last layout). :func:`chosen_paths` shows
-what was measured and chosen (see :mod:`atrous.functional._fastpath`). Every other call is the plain
+what was measured and chosen (see :mod:`atrous.functional._autotune`). Every other call is the plain
 ``F.conv*d`` call.
 """
 
@@ -23,19 +23,13 @@ import torch
 from torch import Tensor, fx
 
 from atrous.errors import ConfigError, ShapeError
-from atrous.functional import _fastpath
-from atrous.functional._fastpath import (
-    auto_channels_last_enabled,
-    benchmark_enabled,
-    chosen_paths,
-    clear_chosen_paths,
-    set_auto_channels_last,
-    set_benchmark,
-    to_channels_last,
-)
+from atrous.functional import _autotune
+from atrous.functional._autotune import benchmark_enabled, chosen_paths, clear_chosen_paths, set_benchmark
+from atrous.functional._layout import auto_channels_last_enabled, set_auto_channels_last, to_channels_last
 from atrous.rf.layer import conv as conv_spec
 
 __all__ = ["auto_channels_last_enabled", "benchmark_enabled", "chosen_paths", "clear_chosen_paths", "conv_path",
+           "conv_resolved",
            "dilated_conv1d", "dilated_conv2d", "dilated_conv3d", "resolve_padding", "set_auto_channels_last",
            "set_benchmark", "to_channels_last"]
 
@@ -57,7 +51,7 @@ def resolve_padding(kernel_size: Sequence[int], stride: Any, dilation: Any, padd
     try:
         return conv_spec(tuple(kernel_size), stride, dilation, padding, dims=dims).padding
     except ConfigError as e:
-        raise ConfigError(f"{where}: {str(e).split(': ', 1)[1]}") from None
+        raise e.at(where) from None
 
 
 def _check(x: Tensor, weight: Tensor, bias: Tensor | None, dims: int, groups: int, where: str) -> None:
@@ -97,10 +91,30 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
     try:
         spec.output_length(tuple(int(n) for n in x.shape[2:]))
     except ShapeError as e:
-        raise ShapeError(f"{where}: {str(e).split(': ', 1)[1]}") from None
+        raise e.at(where) from None
     if torch.jit.is_scripting():  # type: ignore[attr-defined]
-        return _fastpath.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
-    return _fastpath.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
+        return _autotune.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
+    return _autotune.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
+
+
+def conv_resolved(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...],
+                  dilation: tuple[int, ...], pads: tuple[tuple[int, int], ...], groups: int, where: str) -> Tensor:
+    """The convolution with settings that a module resolved and checked once (stride, dilation and
+    ``(left, right)`` padding per axis): each call checks only the tensors (their shapes, and that the input is
+    at least one span long) before the path :mod:`atrous.functional._autotune` picks. ``where`` names the module
+    in messages. A module's forward, not a public entry point: the arguments are trusted.
+    """
+    dims = len(stride)
+    if isinstance(x, fx.Proxy) or torch.jit.is_scripting():  # type: ignore[attr-defined]
+        return _conv(x, weight, bias, stride, dilation, pads, groups, None, dims, where)
+    if not torch._C._is_torch_function_mode_enabled():
+        _check(x, weight, bias, dims, groups, where)
+    for axis, (n, (left, right), k, d) in enumerate(zip(x.shape[2:], pads, weight.shape[2:], dilation)):
+        span = (k - 1) * d + 1
+        if n + left + right < span:
+            raise ShapeError(f"{where}: input length must be at least {span - left - right} on axis {axis} (span "
+                             f"{span}, padding {left}+{right}), got {n}")
+    return _autotune.conv(x, weight, bias, stride, dilation, pads, groups)
 
 
 def conv_path(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, dilation: Any = 1,
@@ -129,7 +143,7 @@ def conv_path(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any
         return "plain"
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1 or x.shape[1] != weight.shape[1] * groups:
         return "plain"
-    return _fastpath.choose(x, weight, bias, spec.stride, spec.dilation, pads, groups, shared_input is True)
+    return _autotune.choose(x, weight, bias, spec.stride, spec.dilation, pads, groups, shared_input is True)
 
 
 def dilated_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, dilation: int = 1,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from atrous._validate import int_in_range
 from atrous.errors import ConfigError, ShapeError, bad
 
 __all__ = ["MODES", "REDUCES", "check_edge_index", "dilated_graph_conv", "dilated_knn", "graph_aggregate", "graph_conv",
@@ -33,9 +34,7 @@ _KNN_BLOCK = 1 << 22
 
 
 def _check_count(value: object, arg: str, where: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise bad(where, arg, "a positive int" if minimum == 1 else "a non-negative int", value)
-    return value
+    return int_in_range(where, arg, value, minimum)
 
 
 def _check_choice(value: object, choices: tuple[str, ...], arg: str, where: str) -> str:
@@ -428,5 +427,5 @@ def dilated_graph_conv(x: Tensor, edge_index: Tensor, weight_self: Tensor, weigh
     try:
         hops = hop_edges(edge_index, x.shape[0], dilation, mode)
     except (ConfigError, ShapeError) as e:
-        raise type(e)(f"{where}: {str(e).split(': ', 1)[1]}") from None
+        raise e.at(where) from None
     return graph_conv(x, hops, weight_self, weight_neigh, bias, aggr)

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from atrous import rf
+from atrous._validate import positive_int
 from atrous.errors import ConfigError, ShapeError
 from atrous.models._registry import register_model
 from atrous.nn._rf import ReceptiveFieldMixin
@@ -42,9 +43,7 @@ class ResidualUnit(nn.Module):
 
 
 def _positive(where: str, arg: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{where}: {arg} must be a positive int, got {value!r}")
-    return value
+    return positive_int(where, arg, value)
 
 
 class SpliceAI(ReceptiveFieldMixin, nn.Module):

@@ -6,7 +6,7 @@ at output stride 8 (the same field in image pixels). :class:`ASPP` derives them 
 warns when a rate's span exceeds the feature map it runs on (the branch then reads mostly zero padding).
 
 Layout: on the CPU, where the widest atrous branch is measured faster in the channels-last layout (oneDNN's
-NCHW kernel falls back to im2col at paddings >= 7; see :mod:`atrous.functional._fastpath`), ASPP converts its
+NCHW kernel falls back to im2col at paddings >= 7; see :mod:`atrous.functional._layout`), ASPP converts its
 input to channels-last once and runs every branch, the concatenation and the fusion there: the conversion is
 paid once for five branches, and the output is left channels-last (same values, channels-last strides).
 """

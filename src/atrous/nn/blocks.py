@@ -13,18 +13,13 @@ from torch import Tensor, fx, nn
 from torch.nn.utils import parametrizations, parametrize
 
 from atrous import rf
+from atrous._validate import positive_int
 from atrous.errors import ShapeError, bad
 from atrous.nn._rf import ReceptiveFieldMixin
 from atrous.nn.conv import CausalConv1d
 from atrous.stream.ir import Builder, Value, register_lowering
 
 __all__ = ["GatedResidualBlock", "TemporalBlock"]
-
-
-def _positive_int(where: str, arg: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise bad(where, arg, "a positive int", value)
-    return value
 
 
 def _probability(where: str, arg: str, value: object) -> float:
@@ -72,7 +67,7 @@ class TemporalBlock(ReceptiveFieldMixin, nn.Module):
         where = type(self).__name__
         for arg, value in (("in_channels", in_channels), ("out_channels", out_channels),
                            ("kernel_size", kernel_size), ("dilation", dilation)):
-            _positive_int(where, arg, value)
+            positive_int(where, arg, value)
         self.dropout_p = _probability(where, "dropout", dropout)
         if not isinstance(weight_norm, bool):
             raise bad(where, "weight_norm", "a bool", weight_norm)
@@ -172,9 +167,9 @@ class GatedResidualBlock(nn.Module):
         where = type(self).__name__
         for arg, value in (("residual_channels", residual_channels), ("gate_channels", gate_channels),
                            ("skip_channels", skip_channels), ("kernel_size", kernel_size), ("dilation", dilation)):
-            _positive_int(where, arg, value)
+            positive_int(where, arg, value)
         if cond_channels is not None:
-            _positive_int(where, "cond_channels", cond_channels)
+            positive_int(where, "cond_channels", cond_channels)
         self.residual_channels, self.gate_channels, self.skip_channels = residual_channels, gate_channels, \
             skip_channels
         self.kernel_size, self.dilation, self.cond_channels = kernel_size, dilation, cond_channels

@@ -80,10 +80,10 @@ class _DilatedConvNd(nn.Module):
         return graph.add(self.rf_layer(name), src, name=name or None)
 
     def forward(self, x: Tensor) -> Tensor:
-        one = self.dims == 1
-        fn: Any = {1: _F.dilated_conv1d, 2: _F.dilated_conv2d, 3: _F.dilated_conv3d}[self.dims]
-        return fn(x, self.weight, self.bias, self.stride[0] if one else self.stride,  # type: ignore[no-any-return]
-                  self.dilation[0] if one else self.dilation, self.padding[0] if one else self.padding, self.groups)
+        # the settings were resolved and checked in __init__: each call checks only the tensors
+        # (benchmarks/conv_overhead.py measures what re-resolving them cost per call)
+        return _F.conv_resolved(x, self.weight, self.bias, self.stride, self.dilation, self.padding, self.groups,
+                                type(self).__name__)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "

@@ -93,7 +93,7 @@ class DilatedGraphConv(nn.Module):
         try:
             hops = _F.hop_edges(edge_index, num_nodes, self.dilation, self.mode)
         except (ConfigError, ShapeError) as e:  # name this module, keep the type
-            raise type(e)(f"{type(self).__name__}: {str(e).split(': ', 1)[1]}") from None
+            raise e.at(type(self).__name__) from None
         if self.cache:
             self._cached = (edge_index, edge_index._version, num_nodes, hops)
         return hops

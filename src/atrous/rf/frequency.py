@@ -19,6 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from atrous._validate import positive_int
 from atrous.errors import bad
 from atrous.rf.graph import Spec, as_graph
 from atrous.rf.layer import _is_int
@@ -278,9 +279,7 @@ def _grid(n: object, where: str) -> np.ndarray:
 
 
 def _positive_int(value: object, where: str, arg: str) -> int:
-    if not _is_int(value) or value < 1:  # type: ignore[operator]
-        raise bad(where, arg, "a positive int", value)
-    return value  # type: ignore[return-value]
+    return positive_int(where, arg, value)
 
 
 def _weights(value: object, where: str) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from atrous._validate import int_in_range
 from atrous.errors import bad
 from atrous.rf.layer import Layer, PaddingArg, conv
 from atrous.rf.support import support
@@ -29,9 +30,7 @@ def _is_int(v: object) -> bool:
 
 
 def _int(where: str, arg: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= minimum:
-        return int(value)
-    raise bad(where, arg, "a positive int" if minimum == 1 else f"an int >= {minimum}", value)
+    return int_in_range(where, arg, value, minimum)
 
 
 def _rates(where: str, rates: object, arg: str = "rates") -> tuple[int, ...]:

@@ -260,7 +260,7 @@ def _apply_layer(name: str, layer: Layer, src: NodeRF) -> NodeRF:
         try:
             length = layer.output_length(src.length)
         except ShapeError as e:
-            raise ShapeError(f"layer {name!r}: {str(e).split(': ', 1)[1]}") from None
+            raise e.at(f"layer {name!r}") from None
     if layer.is_global:
         return _node(name, "layer", layer, (src.name,), src.table, True, True, (), length)
     table = []

@@ -10,11 +10,14 @@ import torch
 
 from atrous._validate import MAX_SEED, finite_number, int_in_range, max_threads
 from atrous.errors import ConfigError, bad
+from atrous.functional import auto_channels_last_enabled, benchmark_enabled
 from atrous.train.tasks import get_task
 
-__all__ = ["OPTIMIZERS", "RESUMABLE", "TrainConfig"]
+__all__ = ["DTYPES", "OPTIMIZERS", "RESUMABLE", "TrainConfig"]
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+#: default floating dtypes a run may be built in
+DTYPES = ("float32", "float64")
 #: options that may change when a run is resumed (everything else must match the saved run)
 RESUMABLE = ("epochs", "steps")
 
@@ -44,6 +47,19 @@ class TrainConfig:
             The architecture must match; the optimizer starts afresh.
         threads: torch CPU threads (``None``: torch's current count, recorded when resolved). The summation
             order of a kernel depends on it, so a resumed run uses the saved count.
+        deterministic: run under ``torch.use_deterministic_algorithms(True)`` (``None``: the current setting,
+            recorded when resolved).
+        dtype: the default floating dtype the model is built in, ``"float32"`` or ``"float64"`` (``None``: torch's
+            current default, recorded when resolved).
+        conv_benchmark, conv_auto_channels_last: the dilated convolutions' path choice
+            (:func:`atrous.functional.set_benchmark`, :func:`atrous.functional.set_auto_channels_last`; ``None``:
+            the current settings, recorded when resolved). The paths differ in float rounding, so the paths a
+            run measured are saved with its checkpoint and taken again on resume.
+        device: the device type the run trains on (``"cpu"``, ``"cuda"``), recorded by :func:`~atrous.train.fit`;
+            a resumed run must use the same type.
+
+    Every one of these is saved in ``config.json`` and ``last.pt``; ``atrous train --resume DIR`` restores them
+    all, so a resumed run gives the numbers of a run that never stopped without any option repeated.
     """
 
     task: str
@@ -63,6 +79,11 @@ class TrainConfig:
     checkpoint_every: int = 0
     init_from: str | None = None
     threads: int | None = None
+    deterministic: bool | None = None
+    dtype: str | None = None
+    conv_benchmark: bool | None = None
+    conv_auto_channels_last: bool | None = None
+    device: str | None = None
 
     def resolved(self) -> TrainConfig:
         """Fill every ``None`` from the task's defaults and check the values."""
@@ -83,6 +104,12 @@ class TrainConfig:
             lr_step=(hp["lr_step"] or 0) if self.lr_step is None else self.lr_step,
             model_kwargs=dict(self.model_kwargs), data=data,
             threads=torch.get_num_threads() if self.threads is None else self.threads,
+            deterministic=torch.are_deterministic_algorithms_enabled() if self.deterministic is None
+            else self.deterministic,
+            dtype=str(torch.get_default_dtype()).replace("torch.", "") if self.dtype is None else self.dtype,
+            conv_benchmark=benchmark_enabled() if self.conv_benchmark is None else self.conv_benchmark,
+            conv_auto_channels_last=auto_channels_last_enabled() if self.conv_auto_channels_last is None
+            else self.conv_auto_channels_last,
         )
         out._check()
         return out
@@ -97,9 +124,16 @@ class TrainConfig:
             _int("steps", self.steps, 1, MAX_COUNT)
         for key in ("length", "train_size", "test_size", "limit"):
             if self.data.get(key) is not None:
-                _int(key, self.data[key], 1)
+                _int(key, self.data[key], 1, MAX_COUNT)
         _int("data_seed", self.data["data_seed"], 0, MAX_SEED)
         _int("threads", self.threads, 1, max_threads())
+        for name in ("deterministic", "conv_benchmark", "conv_auto_channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad("train", name, "True or False", getattr(self, name))
+        if self.dtype not in DTYPES:
+            raise bad("train", "dtype", f"one of {', '.join(DTYPES)}", self.dtype)
+        if self.device is not None and self.device not in ("cpu", "cuda", "mps"):
+            raise bad("train", "device", "a device type (cpu, cuda or mps)", self.device)
         finite_number("train", "--lr", self.lr, positive=True)
         finite_number("train", "--clip", self.clip, minimum=0, fix="0 turns clipping off")
         if self.optimizer not in OPTIMIZERS:

@@ -25,6 +25,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,17 +37,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from atrous._files import atomic_write, remove_stale_temporaries
 from atrous._validate import activation_bytes, check_cap, int_in_range
 from atrous.errors import AtrousError, ConfigError
-from atrous.train import distributed
+from atrous.train import distributed, numerics
 from atrous.train.config import MAX_COUNT, TrainConfig
 from atrous.train.progress import Progress
 from atrous.train.state import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from atrous.train.tasks import Batch, Task, batch_to, get_task, model_kwargs
 
-__all__ = ["ResumableSampler", "TrainingDiverged", "evaluate", "fit", "train_step"]
-
-#: samples a sequence task adds to ``length`` (the copy task's symbols and markers)
-SEQUENCE_MARGIN = 32
-
+__all__ = ["ResumableSampler", "TrainingDiverged", "check_memory", "evaluate", "fit", "train_step"]
 
 class ResumableSampler(DistributedSampler[int]):
     """``DistributedSampler`` (shuffled with ``seed + epoch``) that can start an epoch after ``skip`` samples."""
@@ -166,14 +163,14 @@ def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: b
     cfg = config.resolved()
     if stop_after is not None:
         int_in_range("train", "--stop-after", stop_after, 1, MAX_COUNT)
+    if resume:
+        device = numerics.device_for_resume(cfg.device, device)
     ctx, dev = distributed.setup(device)
-    threads = torch.get_num_threads()
     try:
-        assert cfg.threads is not None  # resolved
-        torch.set_num_threads(cfg.threads)
-        return _Run(cfg, task, Path(out), ctx, dev, max_memory).run(resume, stop_after, progress)
+        cfg = replace(cfg, device=dev.type)
+        with numerics.applied(cfg):
+            return _Run(cfg, task, Path(out), ctx, dev, max_memory).run(resume, stop_after, progress)
     finally:
-        torch.set_num_threads(threads)
         distributed.teardown(ctx)
 
 
@@ -189,6 +186,55 @@ PARAMETER_COPIES = 4
 ACTIVATION_COPIES = 3
 
 
+def _flag(option: str) -> str:
+    """The command-line spelling of a data option: ``--length`` or ``--data-arg image``."""
+    own = ("length", "train_size", "test_size", "data_seed", "limit")
+    return f"--{option.replace('_', '-')}" if option in own else f"--data-arg {option}"
+
+
+def check_memory(cfg: TrainConfig, task: Task, local_batch: int, cap: int) -> None:
+    """Refuse a run of ``cfg`` (resolved; ``local_batch`` samples a step in this process) whose memory,
+    estimated before anything is allocated, exceeds ``cap`` bytes. Estimated: the epoch's shuffled order, what
+    generating one sample needs, the model with its gradients and optimizer state, one batch's activations (the
+    model runs on the meta device: no memory, no arithmetic). The message names the option that sets the part
+    past the cap (``--train-size``, ``--length``, ``--data-arg image``, ``--model-arg``, ...) and its estimate."""
+    fix = "lower it or raise --max-memory (GB)"
+    data = cfg.data
+    size = data.get("train_size")
+    if isinstance(size, int):
+        check_cap("train", "--train-size", size, ORDER_BYTES_PER_SAMPLE * size, cap, "memory", fix)
+    shape: tuple[int, ...] | None = None
+    if task.sample is not None:
+        option, shape, work = task.sample(data)
+        flag = _flag(option)
+        check_cap("train", flag, data[option], work + 4 * task.in_channels * math.prod(shape), cap,
+                  "memory", f"that is what generating one sample needs; {fix}")
+    rng = torch.get_rng_state()
+    try:
+        with torch.device("meta"):
+            meta = _build(cfg, task)
+    except AtrousError:
+        raise
+    except Exception:  # a builder that cannot run on meta: the real build decides
+        return
+    finally:
+        torch.set_rng_state(rng)
+    params = sum(p.numel() * p.element_size() for p in meta.parameters())
+    check_cap("train", "--model-arg", dict(cfg.model_kwargs) or cfg.model, PARAMETER_COPIES * params,
+              cap, "memory", f"that is the model with its gradients and optimizer state; {fix}")
+    if shape is not None:
+        batch = (local_batch, task.in_channels, *shape)
+        used = ACTIVATION_COPIES * activation_bytes(meta, batch, example=torch.empty(batch, device="meta"))
+        check_cap("train", flag, data[option], used, cap, "memory",
+                  f"that is one batch of {local_batch} samples through the model; {fix}")
+
+
+def _build(cfg: TrainConfig, task: Task) -> nn.Module:
+    from atrous.models.recurrent import build
+
+    return build(cfg.model, **model_kwargs(task, cfg.model, cfg.model_kwargs))
+
+
 class _Run:
     def __init__(self, cfg: TrainConfig, task: Task, out: Path, ctx: distributed.Context,
                  dev: torch.device, max_memory: int | None = None) -> None:
@@ -199,7 +245,7 @@ class _Run:
                               f"got {cfg.batch_size}")
         self.local_batch = cfg.batch_size // ctx.world
         if max_memory is not None:
-            self._check_memory(max_memory)
+            check_memory(cfg, task, self.local_batch, max_memory)
         self.datasets = task.datasets(cfg.data)
         self.sampler = ResumableSampler(self.datasets["train"], ctx.world, ctx.rank, cfg.seed)
         # its own generator: creating a DataLoader iterator would otherwise draw from the global RNG
@@ -216,39 +262,8 @@ class _Run:
                                       "log": [0.0, 0.0], "metrics": {}}
         self.headline = f"{task.eval_splits[0]}_{task.metric}"
 
-    def _check_memory(self, cap: int) -> None:
-        """Estimate, before anything is allocated, the epoch order, the model and one batch's activations
-        (the model runs on the meta device: no memory, no arithmetic) and refuse past ``cap`` bytes."""
-        fix = "lower it or raise --max-memory (GB)"
-        data = self.cfg.data
-        size = data.get("train_size")
-        if isinstance(size, int):
-            check_cap("train", "--train-size", size, ORDER_BYTES_PER_SAMPLE * size, cap, "memory", fix)
-        rng = torch.get_rng_state()
-        try:
-            with torch.device("meta"):
-                meta = self._build()
-        except AtrousError:
-            raise
-        except Exception:  # a builder that cannot run on meta: the real build decides
-            return
-        finally:
-            torch.set_rng_state(rng)
-        params = sum(p.numel() * p.element_size() for p in meta.parameters())
-        check_cap("train", "--model-arg", dict(self.cfg.model_kwargs) or self.cfg.model, PARAMETER_COPIES * params,
-                  cap, "memory", f"that is the model with its gradients and optimizer state; {fix}")
-        length = data.get("length")
-        if isinstance(length, int):
-            shape = (self.local_batch, self.task.in_channels, length + SEQUENCE_MARGIN)
-            x = torch.empty(shape, device="meta")
-            used = ACTIVATION_COPIES * activation_bytes(meta, shape, example=x)
-            check_cap("train", "--length", length, used, cap, "memory",
-                      f"that is one batch of {self.local_batch} sequences through the model; {fix}")
-
     def _build(self) -> nn.Module:
-        from atrous.models.recurrent import build
-
-        return build(self.cfg.model, **model_kwargs(self.task, self.cfg.model, self.cfg.model_kwargs))
+        return _build(self.cfg, self.task)
 
     # ---- files ------------------------------------------------------------------------------------------
 
@@ -270,6 +285,7 @@ class _Run:
                 raise ConfigError(f"train: --steps must be at least the {self.state['step']} steps already run, "
                                   f"got {self.cfg.steps}")
             set_rng_state(ckpt["rng"][self.ctx.rank])
+            numerics.pin_paths(ckpt)
             if self.ctx.main:
                 try:
                     with open(metrics, "r+b") as f:
@@ -314,7 +330,18 @@ class _Run:
 
     def _write(self, line: dict[str, Any]) -> None:
         if self.log is not None:
-            self.log.write(json.dumps(line) + "\n")
+            try:
+                self.log.write(json.dumps(line) + "\n")
+            except OSError as e:
+                raise self._metrics_failed(e) from None
+
+    def _metrics_failed(self, error: OSError) -> ConfigError:
+        """A metrics line that could not be written (a full disk): the run stops; ``last.pt`` is untouched, and a
+        resume cuts the metrics back to it."""
+        kept = (f"last.pt keeps the run up to its last checkpoint; resume with --resume {self.out} once it can be "
+                "written" if (self.out / "last.pt").exists() else "no checkpoint was saved yet")
+        return ConfigError(f"train: {str(self.out / 'metrics.jsonl')!r} could not be written "
+                           f"({error.strerror or error}); {kept}")
 
     def _payload(self) -> dict[str, Any]:
         return {"model": dict(self.model.__dict__["atrous_config"]),
@@ -324,10 +351,13 @@ class _Run:
     def _save_last(self) -> None:
         rngs = self.ctx.gather(rng_state())
         if self.log is not None:
-            self.log.flush()
+            try:
+                self.log.flush()
+            except OSError as e:
+                raise self._metrics_failed(e) from None
             payload = {**self._payload(), "optimizer": self.optimizer.state_dict(),
                        "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-                       "rng": rngs, "metrics_bytes": self.log.tell()}
+                       "rng": rngs, "metrics_bytes": self.log.tell(), "conv_paths": numerics.saved_paths()}
             save_checkpoint(self.out / "last.pt", payload)
 
     # ---- the loop ---------------------------------------------------------------------------------------
@@ -355,6 +385,7 @@ class _Run:
         bar = Progress(self.total, self.state["step"], enabled=show and self.ctx.main)
         st, cfg, ran, status, started = self.state, self.cfg, 0, "finished", time.monotonic()
         assert cfg.clip is not None
+        done = False
         try:
             with _StopSignal() as stopper:
                 while st["step"] < self.total and status == "finished":
@@ -400,10 +431,15 @@ class _Run:
                         if asked:
                             status = "stopped"
                             break
+            done = True
         finally:
             bar.close()
             if self.log is not None:
-                self.log.close()
+                try:
+                    self.log.close()
+                except OSError as e:  # the flush of a line that a full disk refused
+                    if done:
+                        raise self._metrics_failed(e) from None
         return self._summary(status)
 
     def _diverged(self, value: float) -> None:
@@ -425,5 +461,9 @@ class _Run:
             "out": str(self.out), "world": self.ctx.world,
         }
         if self.ctx.main:
-            atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            try:
+                atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+            except OSError as e:
+                raise ConfigError(f"train: {str(self.out / 'summary.json')!r} could not be written "
+                                  f"({e.strerror or e}); the run's last.pt and metrics are complete") from None
         return summary

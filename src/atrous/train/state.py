@@ -61,14 +61,14 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> No
     disk) leaves the previous file whole and removes its temporary; a failure raises
     :class:`~atrous.errors.ConfigError` naming the file."""
     path = Path(path)
+    kept = "the previous one is unchanged" if path.exists() else "nothing was written"
     try:
         atomic_write_with(path, lambda f: torch.save({"format": FORMAT, **payload}, f))
     except OSError as e:
-        raise ConfigError(f"train: checkpoint {str(path)!r} could not be written ({e.strerror or e}); the previous "
-                          "one is unchanged") from None
+        raise ConfigError(f"train: checkpoint {str(path)!r} could not be written ({e.strerror or e}); {kept}") from None
     except RuntimeError as e:  # torch's zip writer reports a failed write as a RuntimeError
         raise ConfigError(f"train: checkpoint {str(path)!r} could not be written ({' '.join(str(e).split())}); "
-                          "the previous one is unchanged") from None
+                          f"{kept}") from None
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu", *,

@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 
 from atrous.errors import ConfigError, bad
 
-__all__ = ["TASKS", "Task", "batch_to", "get_task", "list_tasks", "model_kwargs", "register_task", "trainable_models"]
+__all__ = ["TASKS", "Task", "batch_to", "get_task", "image_sample", "list_tasks", "model_kwargs", "register_task",
+           "sequence_sample", "trainable_models"]
 
 Batch = tuple[Tensor, ...]
 #: name -> (sum, count): evaluation adds these over batches and reports sum / count
@@ -56,6 +57,10 @@ class Task:
     forward: Callable[[Any, Batch], Tensor] | None = None
     #: the models this task can train (default: the recurrent baselines and every causal registry model)
     model_names: tuple[str, ...] | None = None
+    #: (data options) -> (the option that sets the size of one sample, the spatial shape of one sample as the model
+    #: reads it, bytes that generating one sample needs besides it): what ``atrous train`` estimates before it
+    #: allocates anything (see :func:`sample_cost`); None: the samples have a fixed, small size
+    sample: Callable[[Mapping[str, Any]], tuple[str, tuple[int, ...], int]] | None = None
 
     def run(self, model: Any, batch: Batch) -> Tensor:
         """The model's output on a batch."""
@@ -122,6 +127,17 @@ def _adding_data(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
             for split in ("train", "test")}
 
 
+def sequence_sample(extra: int = 0) -> Callable[[Mapping[str, Any]], tuple[str, tuple[int, ...], int]]:
+    """A sequence of ``length + extra`` steps; generating it needs a few float copies of it."""
+    return lambda opts: ("length", (opts["length"] + extra,), 16 * (opts["length"] + extra))
+
+
+def image_sample(option: str) -> Callable[[Mapping[str, Any]], tuple[str, tuple[int, ...], int]]:
+    """A square image of ``option`` pixels a side; generating it needs about 64 bytes a pixel (float64 noise,
+    int64 masks and labels)."""
+    return lambda opts: (option, (opts[option], opts[option]), 64 * opts[option] ** 2)
+
+
 def _copy_data(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
     from atrous.data.synthetic import CopyMemory
 
@@ -168,7 +184,7 @@ TASKS: dict[str, Task] = {
         {"tcn": {"channels": [24] * 8, "kernel_size": 8, "dropout": 0.0, "weight_norm": True},
          "lstm": {"hidden_size": 130}, "gru": {"hidden_size": 150}},
         {"epochs": 10, "batch_size": 32, "lr": 2e-3, "optimizer": "adam", "clip": None, "lr_step": None},
-        {"length": 600, "train_size": 50_000, "test_size": 1_000},
+        {"length": 600, "train_size": 50_000, "test_size": 1_000}, sample=sequence_sample(),
     ),
     "copy": Task(
         "copy", "copy memory: repeat 10 symbols after a blank of length T (cross-entropy over every step)",
@@ -177,7 +193,7 @@ TASKS: dict[str, Task] = {
         {"tcn": {"channels": [10] * 8, "kernel_size": 8, "dropout": 0.0, "weight_norm": True},
          "lstm": {"hidden_size": 60}, "gru": {"hidden_size": 70}},
         {"epochs": 50, "batch_size": 32, "lr": 5e-4, "optimizer": "rmsprop", "clip": 1.0, "lr_step": None},
-        {"length": 1000, "train_size": 10_000, "test_size": 1_000},
+        {"length": 1000, "train_size": 10_000, "test_size": 1_000}, sample=sequence_sample(20),
     ),
     "digits": Task(
         "digits", "sequential digits: classify sklearn's 8x8 digits read pixel by pixel (64 steps)",

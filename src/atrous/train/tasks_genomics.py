@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from atrous.train.tasks import Batch, Scores, Task, register_task
+from atrous.train.tasks import Batch, Scores, Task, register_task, sequence_sample
 
 __all__ = ["ENHANCER", "TOWER_DILATIONS", "promoter_logits"]
 
@@ -76,5 +76,5 @@ ENHANCER = register_task(Task(
     {"epochs": 1, "batch_size": 16, "lr": 5e-3, "optimizer": "adam", "clip": 1.0, "lr_step": None},
     {"length": 512, "min_distance": 20, "max_distance": 300, "distance": None, "shift": 64,
      "train_size": 19_200, "test_size": 512},
-    model_names=("spliceai", "undilated_tower", "pooled_tower"),
+    model_names=("spliceai", "undilated_tower", "pooled_tower"), sample=sequence_sample(),
 ))

@@ -59,6 +59,15 @@ def _karate_data(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
     return {split: KarateClub(split, opts["data_seed"], opts["train_size"]) for split in ("train", "test")}
 
 
+def _hops_sample(opts: Mapping[str, Any]) -> tuple[str, tuple[int, ...], int]:
+    """A graph of ``nodes`` nodes; the exact-hop search holds a few ``nodes x nodes`` boolean matrices and one
+    ``nodes x edges`` (``degree`` edges a node), and the dataset keeps each graph it made (features, edges,
+    labels)."""
+    n, degree = opts["nodes"], max(float(opts["degree"]), 1.0)
+    kept = (opts["train_size"] + opts["test_size"]) * n * (4 + 16 * degree + 9)
+    return "nodes", (n,), int(n * n * (4 + degree)) + int(kept)
+
+
 HOPS = register_task(Task(
     "hops", "node classification: the label is the sign of the mean feature of the nodes exactly d hops away "
     "(random geometric graphs; --data-arg d=D)",
@@ -69,7 +78,7 @@ HOPS = register_task(Task(
      "gcn": {"hidden_channels": 32, "num_layers": 2}},
     {"epochs": 10, "batch_size": 1, "lr": 1e-2, "optimizer": "adam", "clip": None, "lr_step": None},
     {"d": 3, "nodes": 200, "train_size": 32, "test_size": 8, "degree": 6.0},
-    _collate, _forward, GRAPH_MODELS,
+    _collate, _forward, GRAPH_MODELS, _hops_sample,
 ))
 
 KARATE = register_task(Task(

@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from atrous.errors import bad
-from atrous.train.tasks import Batch, Scores, Task, register_task
+from atrous.train.tasks import Batch, Scores, Task, register_task, sequence_sample
 
 __all__ = ["RHYTHM", "TRACKS", "rhythm_dataset"]
 
@@ -71,4 +71,5 @@ RHYTHM = register_task(Task(
     # 120 BPM at 8 frames per second: 4 frames per beat (sixteenths), 16 per bar; 128 frames = 8 bars
     {"length": 128, "train_size": 2_000, "test_size": 500, "bpm": 120, "frame_rate": 8, "beats_per_bar": 4,
      "periods": None, "noise": 0.05, "density": 0.3},
+    sample=sequence_sample(),
 ))

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from atrous.train.tasks import Batch, Scores, Task, register_task
+from atrous.train.tasks import Batch, Scores, Task, image_sample, register_task
 
 __all__ = ["LANES", "NUCLEI", "SEG_MODEL", "SMALL_NUCLEUS", "iou_counts", "object_iou_counts", "object_recall_counts"]
 
@@ -144,7 +144,7 @@ LANES = register_task(Task(
     {"deeplabv3": SEG_MODEL},
     {"epochs": 2, "batch_size": 16, "lr": 3e-3, "optimizer": "adam", "clip": None, "lr_step": None},
     {"image": 128, "noise": 0.3, "dash": 8, "gap": 40, "train_size": 3_200, "test_size": 200},
-    model_names=("deeplabv3",),
+    model_names=("deeplabv3",), sample=image_sample("image"),
 ))
 
 NUCLEI = register_task(Task(
@@ -153,5 +153,5 @@ NUCLEI = register_task(Task(
     {"deeplabv3": SEG_MODEL},
     {"epochs": 2, "batch_size": 16, "lr": 3e-3, "optimizer": "adam", "clip": None, "lr_step": None},
     {"tile": 128, "train_size": 3_200},
-    model_names=("deeplabv3",),
+    model_names=("deeplabv3",), sample=image_sample("tile"),
 ))

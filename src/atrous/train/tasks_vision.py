@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from atrous.train.tasks import Batch, Scores, Task, register_task
+from atrous.train.tasks import Batch, Scores, Task, image_sample, register_task
 
 __all__ = ["GRIDDING", "OBJECT_SCALE", "centre_logits"]
 
@@ -87,7 +87,7 @@ OBJECT_SCALE = register_task(Task(
     # 2 epochs of 100 steps: the settings of experiments/vision/rf_sweep.py
     {"epochs": 2, "batch_size": 32, "lr": 3e-3, "optimizer": "adam", "clip": None, "lr_step": None},
     {"object_size": 13, "image": 28, "noise": 0.2, "train_size": 3_200, "test_size": 500},
-    model_names=("dilated_cnn",),
+    model_names=("dilated_cnn",), sample=image_sample("image"),
 ))
 
 GRIDDING = register_task(Task(
@@ -97,5 +97,5 @@ GRIDDING = register_task(Task(
     # 4 epochs of 100 steps: the settings of experiments/vision/gridding.py
     {"epochs": 4, "batch_size": 32, "lr": 1e-2, "optimizer": "adam", "clip": None, "lr_step": None},
     {"image": 24, "noise": 0.2, "density": 0.75, "train_size": 3_200, "test_size": 500},
-    model_names=("dilated_cnn",),
+    model_names=("dilated_cnn",), sample=image_sample("image"),
 ))

@@ -1,4 +1,5 @@
-"""Measured fast paths for dilated convolutions on CPU, chosen per shape like cuDNN's benchmark mode.
+"""The autotuner: measured fast paths for dilated convolutions on CPU, chosen per shape like cuDNN's benchmark
+mode.
 
 oneDNN, behind ``F.conv*d`` on CPU, is fast for most dilated convolutions, but not for all of them, and which
 alternative wins changes from one CPU to the next (see docs/benchmarks_conv.md). So the first call with a new
@@ -45,12 +46,10 @@ True
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,18 +58,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from atrous.errors import ConfigError, ShapeError
+from atrous.errors import ConfigError
+from atrous.functional._layout import auto_channels_last_enabled as _auto
+from atrous.functional._layout import env_default, layout_of, may_hit_cliff, to_channels_last
 
-__all__ = ["PATHS", "Choice", "auto_channels_last_enabled", "benchmark_enabled", "candidates", "choose",
-           "chosen_paths", "clear_chosen_paths", "conv", "force_path", "set_auto_channels_last", "set_benchmark",
-           "to_channels_last"]
+__all__ = ["PATHS", "Choice", "benchmark_enabled", "candidates", "choose", "chosen_paths", "clear_chosen_paths",
+           "conv", "export_choices", "force_path", "pin_choices", "set_benchmark"]
 
 Pads = tuple[tuple[int, int], ...]
 PathFn = Callable[[Tensor, Tensor, "Tensor | None", tuple[int, ...], tuple[int, ...], Pads, int], Tensor]
 
 _ENV = "ATROUS_CONV_BENCHMARK"
-_ENV_AUTO = "ATROUS_CONV_AUTO_CHANNELS_LAST"
-_CLIFF_PAD = 7           # oneDNN's NCHW direct kernel takes paddings up to 6 here; from 7 it may fall back to im2col
 _MIN_WORK = 1 << 25      # multiply-adds: below this (~0.2 ms of oneDNN time) the plain call is always taken
 _MAX_KEYS = 256          # distinct configurations measured per process; later new ones take the plain call
 _MARGIN = 0.9            # an alternative must take at most 90% of the plain call's time (median) to be chosen,
@@ -78,7 +76,6 @@ _LOSS_PER = 6            # and win every round but one per this many (3-5 rounds
 _BUDGET_S = 0.5          # rounds fill about this many seconds, within these bounds:
 _MIN_ROUNDS, _MAX_ROUNDS = 3, 7
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-_FORMATS = {2: torch.channels_last, 3: torch.channels_last_3d}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -121,132 +118,8 @@ def _channels_last(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ..
     return _plain(to_channels_last(x), w, b, stride, dilation, pads, groups)  # the output stays channels-last
 
 
-# ---------------------------------------------------------------------------------------------------------
-# The layout conversion. ``x.contiguous(memory_format=torch.channels_last)`` runs a generic strided copy whose
-# inner loop reads the channels H*W apart; one 2-D transpose per sample, ``(C, H*W) -> (H*W, C)``, which torch
-# copies in 60x60 blocks, moves the same data about twice as fast. That copy runs on one thread, so the
-# transposes of a large tensor are spread over ``torch.get_num_threads()`` Python threads (``copy_`` releases
-# the GIL): one sample each, or column ranges of one sample when there are fewer samples than threads. Measured
-# on a 2-core machine for 4x64x128x128 float32: 4.7 ms on one thread, 2.4 ms on two (docs/benchmarks_conv.md).
-
-_PARALLEL_MIN = 1 << 20  # elements: smaller tensors are transposed on the calling thread
-_pool: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, workers, pool): a forked child makes its own
-_pool_lock = threading.Lock()
-
-
-def _workers() -> ThreadPoolExecutor | None:
-    global _pool
-    n = torch.get_num_threads()
-    if n < 2:
-        return None
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid() or _pool[1] != n:
-            if _pool is not None and _pool[0] == os.getpid():
-                _pool[2].shutdown(wait=False)  # the thread count changed: let the old workers exit
-            _pool = (os.getpid(), n, ThreadPoolExecutor(n, thread_name_prefix="atrous-transpose"))
-        return _pool[2]
-
-
-def _transpose_each(src: Tensor, dst: Tensor) -> None:
-    """``dst[i] = src[i].t()`` for 3-D ``src`` ``(B, R, S)`` and ``dst`` ``(B, S, R)``, spread over threads."""
-    batch, _, cols = src.shape
-    pool = _workers() if src.numel() >= _PARALLEL_MIN else None
-    if pool is None:
-        for i in range(batch):
-            dst[i].copy_(src[i].t())
-        return
-    threads = torch.get_num_threads()
-    pieces = max(1, -(-threads // batch))  # column ranges per sample, so that every thread has work
-    step = -(-cols // pieces)
-    jobs = [(i, a, min(a + step, cols)) for i in range(batch) for a in range(0, cols, step)]
-    inference = torch.is_inference_mode_enabled()
-
-    def run(job: tuple[int, int, int]) -> None:
-        i, a, b = job
-        # grad and inference mode are per thread: a worker starts with grad on, which forbids writing a view made
-        # under no_grad, and outside inference mode, which forbids writing an inference tensor. This is a plain
-        # copy: autograd sees the conversion as a whole (_ToChannelsLast)
-        with torch.inference_mode(inference), torch.no_grad():
-            dst[i, a:b].copy_(src[i, :, a:b].t())
-
-    for _ in pool.map(run, jobs):  # re-raises a worker's error here
-        pass
-
-
-def _nchw_to_nhwc(x: Tensor) -> Tensor:
-    batch, channels, *space = x.shape
-    out = torch.empty((batch, *space, channels), dtype=x.dtype, device=x.device)
-    if x.is_contiguous():
-        _transpose_each(x.reshape(batch, channels, -1), out.view(batch, -1, channels))
-    else:
-        out.copy_(x.movedim(1, -1))
-    return out.movedim(-1, 1)
-
-
-def _nhwc_to_nchw(y: Tensor) -> Tensor:
-    batch, channels = y.shape[:2]
-    out = torch.empty(y.shape, dtype=y.dtype, device=y.device)
-    if y.is_contiguous(memory_format=_FORMATS[y.dim() - 2]):
-        _transpose_each(y.movedim(1, -1).reshape(batch, -1, channels), out.view(batch, channels, -1))
-    else:
-        out.copy_(y)
-    return out
-
-
-class _ToChannelsLast(torch.autograd.Function):
-    """Contiguous (or strided) to channels-last; the gradient goes back contiguous, the input's layout."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        return _nchw_to_nhwc(x)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        return _ToContiguous.apply(grad) if not grad.is_contiguous() else grad
-
-
-class _ToContiguous(torch.autograd.Function):
-    """The inverse of :class:`_ToChannelsLast` (its backward, so that double backward works too)."""
-
-    @staticmethod
-    def forward(ctx: Any, y: Tensor) -> Tensor:
-        return _nhwc_to_nchw(y)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        return to_channels_last(grad)
-
-
-def to_channels_last(x: Tensor) -> Tensor:
-    """``x`` in the channels-last layout (``torch.channels_last``, or ``channels_last_3d`` for 5-D): the same
-    shape and values, stored channel-innermost. A channels-last ``x`` comes back as it is. Faster than
-    ``x.contiguous(memory_format=...)`` for contiguous input; the gradient flows back in the contiguous layout.
-
-    >>> x = torch.randn(2, 3, 4, 5)
-    >>> y = to_channels_last(x)
-    >>> y.is_contiguous(memory_format=torch.channels_last), torch.equal(x, y)
-    (True, True)
-    """
-    if not isinstance(x, Tensor) or x.dim() not in (4, 5):
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ShapeError(f"to_channels_last: input must be a 4-D (B C H W) or 5-D (B C D H W) tensor, got {shape}")
-    fmt = _FORMATS[x.dim() - 2]
-    if x.is_contiguous(memory_format=fmt) or x.numel() == 0:
-        return x.contiguous(memory_format=fmt)
-    if x.is_floating_point() and torch.is_grad_enabled() and x.requires_grad:
-        return _ToChannelsLast.apply(x)  # type: ignore[no-any-return]
-    return _nchw_to_nhwc(x)
-
-
 #: Every path by name; each returns the plain call's result (up to float rounding) where it applies.
 PATHS: dict[str, PathFn] = {"plain": _plain, "fold2d": _fold2d, "channels_last": _channels_last}
-
-
-def _layout(x: Tensor) -> str:
-    if x.is_contiguous():
-        return "contiguous"
-    fmt = _FORMATS.get(x.dim() - 2)
-    return "channels_last" if fmt is not None and x.is_contiguous(memory_format=fmt) else "strided"
 
 
 def candidates(x: Tensor, w: Tensor, stride: tuple[int, ...], dilation: tuple[int, ...], pads: Pads) -> list[str]:
@@ -256,25 +129,13 @@ def candidates(x: Tensor, w: Tensor, stride: tuple[int, ...], dilation: tuple[in
         span = (w.shape[-1] - 1) * dilation[0] + 1
         fits = x.shape[-1] + pads[0][0] + pads[0][1] >= span
         return ["fold2d"] if stride[0] == 1 and dilation[0] >= 2 and fits else []
-    return ["channels_last"] if _layout(x) != "channels_last" else []
+    return ["channels_last"] if layout_of(x) != "channels_last" else []
 
-
-def _may_hit_cliff(x: Tensor, pads: Pads) -> bool:
-    """Whether the automatic channels-last choice measures this configuration: a 2-D float32 convolution that
-    torch pads itself (symmetric padding) by at least ``_CLIFF_PAD`` on some axis. oneDNN's direct NCHW kernel
-    rejects such paddings for many shapes (REFERENCES §D: ``x64:gemm:jit`` from padding 7 for 64 channels,
-    3×3, at any dilation); which shapes exactly depends on its register blocking, hence the measurement."""
-    return (x.dim() == 4 and x.dtype == torch.float32 and all(left == right for left, right in pads)
-            and max(left for left, _ in pads) >= _CLIFF_PAD)
 
 
 # ---------------------------------------------------------------------------------------------------------
 # The switch and the cache
 
-
-def _env_default(name: str = _ENV, default: bool = False) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    return default if not value else value in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -295,6 +156,7 @@ class Choice:
     path: str
     times_ms: dict[str, float] = field(default_factory=dict)
     shared_input: bool = False  # measured for a caller that converts the input once for several convolutions
+    key: str = ""  # the cache key, as text: what :func:`export_choices` saves and :func:`pin_choices` takes
 
     @property
     def speedup(self) -> float:
@@ -307,15 +169,15 @@ class Choice:
                 "dilation": list(self.dilation), "padding": [list(p) for p in self.padding], "groups": self.groups,
                 "backward": self.backward, "threads": self.threads, "path": self.path,
                 "times_ms": {k: round(v, 4) for k, v in self.times_ms.items()}, "speedup": round(self.speedup, 4),
-                "shared_input": self.shared_input}
+                "shared_input": self.shared_input, "measured": bool(self.times_ms)}
 
 
 class _State:
     def __init__(self) -> None:
-        self.enabled = _env_default()
-        self.auto = _env_default(_ENV_AUTO, True)
+        self.enabled = env_default(_ENV, False)
         self.forced: str | None = None
         self.cache: dict[tuple[Any, ...], Choice] = {}
+        self.pinned: dict[str, str] = {}  # repr(key) -> path: choices taken without measuring (a resumed run)
         self.lock = threading.Lock()
 
 
@@ -341,23 +203,6 @@ def benchmark_enabled() -> bool:
     return _STATE.enabled
 
 
-def set_auto_channels_last(enabled: bool) -> bool:
-    """Turn the automatic channels-last layout for 2-D convolutions with large padding on or off; returns the
-    old setting. On (the default, unless ``ATROUS_CONV_AUTO_CHANNELS_LAST=0``), such a convolution on an NCHW
-    input measures once whether converting to channels-last is clearly faster, and if so returns a
-    channels-last output from then on. Off, those calls are the plain ``F.conv2d`` call, NCHW in and out."""
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"set_auto_channels_last: enabled must be True or False, got {enabled!r}")
-    old, _STATE.auto = _STATE.auto, enabled
-    return old
-
-
-def auto_channels_last_enabled() -> bool:
-    """Whether 2-D convolutions with large padding may choose the channels-last layout (see
-    :func:`set_auto_channels_last`)."""
-    return _STATE.auto
-
-
 def chosen_paths() -> list[dict[str, Any]]:
     """What was measured and chosen so far, one JSON-ready dict per configuration, in the order seen.
 
@@ -372,6 +217,25 @@ def clear_chosen_paths() -> None:
     """Forget every choice: the next call of each configuration measures again."""
     with _STATE.lock:
         _STATE.cache.clear()
+
+
+def export_choices() -> dict[str, str]:
+    """Every choice so far as ``{key: path}`` (text only): what a training checkpoint saves, so that a resumed run
+    takes the same paths (:func:`pin_choices`) instead of measuring again, which could choose a path that rounds
+    differently."""
+    with _STATE.lock:
+        return {c.key: c.path for c in _STATE.cache.values()}
+
+
+def pin_choices(choices: Mapping[str, str]) -> dict[str, str]:
+    """Take these choices (from :func:`export_choices`) without measuring, for configurations not chosen yet in
+    this process; returns the pins in force before. A pin whose path does not apply to its configuration is
+    ignored (the configuration is measured as usual)."""
+    if not isinstance(choices, Mapping) or not all(isinstance(k, str) and v in PATHS for k, v in choices.items()):
+        raise ConfigError(f"pin_choices: choices must map keys to path names ({', '.join(PATHS)}), got {choices!r}")
+    with _STATE.lock:
+        old, _STATE.pinned = _STATE.pinned, dict(choices)
+    return old
 
 
 @contextmanager
@@ -485,21 +349,29 @@ def choose(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dila
     several convolutions (ASPP's branches), so channels-last is measured without the conversion."""
     args = (stride, dilation, pads, groups)
     forced = _STATE.forced
-    if not (_STATE.enabled or _STATE.auto or forced) or not _eligible(x, w, b):
+    if forced is None and not _STATE.enabled and (x.dim() != 4 or not _auto()):
+        return "plain"  # only the automatic 2-D layout is measured by default: no more checks for the rest
+    if not (_STATE.enabled or _auto() or forced) or not _eligible(x, w, b):
         return "plain"
     names = candidates(x, w, stride, dilation, pads)
     if forced is not None:
         return forced if forced in names else "plain"
     if not _STATE.enabled:
-        names = [n for n in names if n == "channels_last" and _STATE.auto and _may_hit_cliff(x, pads)]
+        names = [n for n in names if n == "channels_last" and _auto() and may_hit_cliff(x, pads)]
     if not names or _work(x, w, stride, dilation, pads) < _MIN_WORK or torch.are_deterministic_algorithms_enabled():
         return "plain"
     grads = None
     if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad or (b is not None and b.requires_grad)):
         grads = (x.requires_grad, w.requires_grad, b is not None and b.requires_grad)
-    key = (tuple(x.shape), tuple(w.shape), b is not None, x.dtype, _layout(x), stride, dilation, pads, groups,
+    key = (tuple(x.shape), tuple(w.shape), b is not None, x.dtype, layout_of(x), stride, dilation, pads, groups,
            grads, torch.get_num_threads(), tuple(names), shared_input)
     choice = _STATE.cache.get(key)
+    if choice is None and _STATE.pinned.get(repr(key)) in ("plain", *names):
+        choice = Choice(f"conv{x.dim() - 2}d", tuple(x.shape), tuple(w.shape), str(x.dtype).replace("torch.", ""),
+                        layout_of(x), stride, dilation, pads, groups, grads is not None, torch.get_num_threads(),
+                        _STATE.pinned[repr(key)], {}, shared_input, key=repr(key))
+        with _STATE.lock:
+            choice = _STATE.cache.setdefault(key, choice)
     if choice is None:
         if len(_STATE.cache) >= _MAX_KEYS:
             return "plain"
@@ -507,8 +379,8 @@ def choose(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dila
         path = _decide(times)
         med = {n: statistics.median(v) for n, v in times.items()}
         choice = Choice(f"conv{x.dim() - 2}d", tuple(x.shape), tuple(w.shape), str(x.dtype).replace("torch.", ""),
-                        _layout(x), stride, dilation, pads, groups, grads is not None, torch.get_num_threads(),
-                        path, {n: t * 1e3 for n, t in med.items()}, shared_input)
+                        layout_of(x), stride, dilation, pads, groups, grads is not None, torch.get_num_threads(),
+                        path, {n: t * 1e3 for n, t in med.items()}, shared_input, key=repr(key))
         with _STATE.lock:
             choice = _STATE.cache.setdefault(key, choice)
     return choice.path
@@ -518,3 +390,4 @@ def conv(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[int, ...], dilati
          groups: int) -> Tensor:
     """The convolution by the path :func:`choose` picks for this configuration (see the module docstring)."""
     return PATHS[choose(x, w, b, stride, dilation, pads, groups)](x, w, b, stride, dilation, pads, groups)
+
