@@ -68,8 +68,10 @@ def record(run: Path) -> dict:
     return {
         "name": run.name, "task": config["task"], "model": config["model"], "seed": config["seed"],
         "data_seed": config["data"].get("data_seed"), "status": "finished" if finished else "partial",
-        "running_when_collected": running, "step": steps, "steps": summary["steps"] if summary is not None else _planned_steps(config),
-        "epochs_done": len(evals), "epochs": config["epochs"], "params": None if summary is None else summary["params"],
+        "running_when_collected": running, "step": steps,
+        "steps": summary["steps"] if summary is not None else _planned_steps(config),
+        "epochs_done": len(evals), "epochs": config["epochs"],
+        "params": None if summary is None else summary["params"],
         "wall_s": None if wall is None else round(wall, 1),
         "commits": sorted({s["commit"] for s in sources if s.get("commit")}),
         "dirty": any(bool(s.get("dirty")) for s in sources) if sources else None,

@@ -53,7 +53,7 @@ def load(store: Path) -> list[dict]:
         best = (min if lower else max)(evals, key=lambda e: e[1]) if evals else None
         final = evals[-1][1] if evals else None
 
-        def meets(v: float) -> bool:
+        def meets(v: float, paper: float | None = paper, lower: bool = lower) -> bool:
             return paper is not None and (v <= paper if lower else v >= paper)
 
         left = next((e for e, v in evals if plateau is not None and v < plateau), None)
@@ -95,7 +95,8 @@ def group_rows(runs: list[dict]) -> list[tuple[str, ...]]:
         finals = [r["final"] for r in rs]
         seeds = ", ".join(str(r["seed"]) for r in rs)
         spread = f"[{fmt(min(finals))}, {fmt(max(finals))}]" if len(rs) > 1 else "(one seed)"
-        plateau = "-" if rs[0]["plateau"] is None else f"{sum(r['left_plateau_epoch'] is not None for r in rs)} of {len(rs)}"
+        left = sum(r["left_plateau_epoch"] is not None for r in rs)
+        plateau = "-" if rs[0]["plateau"] is None else f"{left} of {len(rs)}"
         rows.append((task, model, f"{epochs} epochs" + (" (the paper's)" if epochs == rs[0]["paper_epochs"] else ""),
                      f"{len(rs)} ({seeds})", fmt(statistics.fmean(finals)), spread,
                      f"{sum(r['met_final'] for r in rs)} of {len(rs)}", f"{sum(r['met_any'] for r in rs)} of {len(rs)}",

@@ -110,6 +110,9 @@ def train(name: str, seed: int, runs: Path, steps_scale: float) -> tuple[list[di
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("genomics/distance_20k.py")  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "genomics20k")
     parser.add_argument("--seeds", default="0,1,2")

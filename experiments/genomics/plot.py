@@ -21,6 +21,9 @@ LABELS = {
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("genomics/plot.py")  # --allow-dirty: write results from uncommitted code anyway
     import matplotlib
 
     matplotlib.use("Agg")

@@ -24,6 +24,9 @@ COLOURS = ["#7570b3", "#d95f02", "#1b9e77", "#999999"]
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("rhythm/plot.py")  # --allow-dirty: write results from uncommitted code anyway
     result = json.loads((RESULTS / "rhythm.json").read_text())
     runs = result["runs"]
     rhythm = [r for r in runs if r["task"] == "rhythm"]

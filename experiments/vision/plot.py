@@ -103,6 +103,9 @@ def gridding_figures() -> None:
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/plot.py")  # --allow-dirty: write results from uncommitted code anyway
     FIGURES.mkdir(parents=True, exist_ok=True)
     if (RESULTS / "rf_sweep.json").exists():
         rf_figure()

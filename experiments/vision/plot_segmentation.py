@@ -80,6 +80,9 @@ def table(result: dict) -> None:
 
 
 def main() -> None:
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/plot_segmentation.py")  # --allow-dirty: write results from uncommitted code anyway
     result = json.loads((RESULTS / "segmentation.json").read_text())
     FIGURES.mkdir(parents=True, exist_ok=True)
     scores_figure(result)

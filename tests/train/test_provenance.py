@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from _train_runs import tiny
 
 from atrous.cli.main import main
-from atrous.train.provenance import git_state, read_sources
+from atrous.train.provenance import git_state, read_sources, require_clean
 
 
 def _git(folder, *args):
@@ -39,3 +40,19 @@ def test_train_records_start_and_resume(capsys, tmp_path):
     assert [(r["event"], r["step"]) for r in lines] == [("start", 0), ("resume", 4)]
     assert all(set(r) >= {"commit", "dirty", "torch", "time"} for r in lines)
     assert json.loads((out / "source.jsonl").read_text().splitlines()[0]) == lines[0]
+
+
+def test_result_scripts_refuse_a_dirty_checkout(tmp_path, capsys):
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("1\n")
+    _git(tmp_path, "add", "a.txt")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    assert require_clean("plot.py", ["x"], tmp_path)["dirty"] is False
+    (tmp_path / "a.txt").write_text("2\n")
+    with pytest.raises(SystemExit) as stop:
+        require_clean("plot.py", ["--out", "x"], tmp_path)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("plot.py: the checkout must be committed") and "--allow-dirty" in err and "a.txt" in err
+    argv = ["--allow-dirty", "--out", "x"]
+    assert require_clean("plot.py", argv, tmp_path)["dirty"] is True and argv == ["--out", "x"]

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["SOURCE_FILE", "git_state", "read_sources", "record_source"]
+__all__ = ["SOURCE_FILE", "git_state", "read_sources", "record_source", "require_clean"]
 
 SOURCE_FILE = "source.jsonl"
 #: changed paths listed in a record; the count is always given in full
@@ -68,3 +68,28 @@ def read_sources(out: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def require_clean(script: str, argv: list[str] | None = None, folder: str | Path | None = None) -> dict[str, Any]:
+    """Refuse to write results from a checkout with uncommitted changes, unless ``--allow-dirty`` is given.
+
+    For the scripts that write the JSON, tables and figures behind docs/RESULTS.md: a result must name the commit
+    that produced it. ``--allow-dirty`` is removed from ``argv`` (default ``sys.argv``) so the script's own
+    parser never sees it; ``-h`` / ``--help`` skip the check. ``folder``: the checkout (default: the one holding
+    this package). Exits with status 2 and one line on stderr when the
+    checkout is dirty. Returns :func:`git_state`.
+    """
+    import sys
+
+    args = sys.argv if argv is None else argv
+    allowed = "--allow-dirty" in args
+    while "--allow-dirty" in args:
+        args.remove("--allow-dirty")
+    state = git_state(folder)
+    if allowed or "-h" in args or "--help" in args or not state["dirty"]:
+        return state
+    first = state["changed"][0].strip() if state["changed"] else "?"
+    print(f"{script}: the checkout must be committed so the results name their commit, got {state['n_changed']} "
+          f"uncommitted change(s) (first: {first}); commit them, or pass --allow-dirty for a trial run",
+          file=sys.stderr)
+    raise SystemExit(2)
