@@ -1,4 +1,4 @@
-"""Plot and tabulate the graph sweep: accuracy against d (PNG) and the markdown table of docs/results_graphs.md.
+"""Plot and tabulate the graph sweep: accuracy against d (PNG) and the markdown tables of docs/RESULTS.md ("Graphs").
 
     python experiments/graphs/plot.py [--results experiments/graphs/results.json]
                                       [--figure docs/figures/graphs_hops.png]
