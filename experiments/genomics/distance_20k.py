@@ -160,6 +160,7 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "experiment": "distance_20k", "task": "enhancer", "length": LENGTH, "max_distance": MAX_DISTANCE,
+        "motifs": "jaspar",  # every stage uses the task's default; without pyjaspar a run refuses
         "models": {m: {"registry_name": MODELS[m][0], "kwargs": MODELS[m][1],
                        "stages": [dict(zip(("length", "max_distance", "steps", "batch"), s)) for s in STAGES[m]]}
                    for m in MODELS},
