@@ -1,10 +1,11 @@
-# Two commands: `make run` (the main job) and `make test` (lint, types, the whole test suite).
+# Two commands: `make run` (the main job) and `make test` (lint, types, the whole test suite). `make data` adds
+# what the training tasks and experiments/ need (docs/RESULTS.md's commands); `make test` installs it too.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test lint typecheck browser bench clean
+.PHONY: run data test lint typecheck browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +18,16 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[dev]'
 	# the nuclei image and mask of `atrous train nuclei`: stardist's data files, not its dependencies
 	$(PIP) --no-deps stardist==0.9.2
+	touch $@ $(VENV)/.installed $(VENV)/.installed-data
+
+# scikit-learn (digits), music21 (chorales), networkx (karate), tifffile + stardist's bundled image (nuclei),
+# pyjaspar (the JASPAR motifs of enhancer), matplotlib (the figures of experiments/)
+$(VENV)/.installed-data: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[vision,report,data,genomics]'
+	$(PIP) --no-deps stardist==0.9.2
 	touch $@ $(VENV)/.installed
+
+data: $(VENV)/.installed-data
 
 run: $(VENV)/.installed
 	$(BIN)/atrous rf --kernel 3 --dilation 2,2,2 --dims 2
