@@ -58,6 +58,18 @@ def segmentation() -> None:
         print(f"\n{task}: variant | metric: mean ± std [min, max]")
         for variant, metrics in variants.items():
             print(f"{variant} | " + " | ".join(f"{m} {stats(s)}" for m, s in metrics.items()))
+    if (HERE / "vision/results/segmentation_arms.json").exists():
+        arms = _load("vision/results/segmentation_arms.json")
+        print("\narms (segmentation_arms.json): variant | model args | parameters")
+        for variant, args in arms["variants"].items():
+            run = next(r for r in arms["runs"] if r["variant"] == variant)
+            print(f"{variant} | {json.dumps(args)} | {run['parameters']}")
+        walls = [r["wall_s"] for r in arms["runs"]]
+        print(f"seeds {arms['seeds']}; runs {len(arms['runs'])}; wall per run {g(min(walls))}..{g(max(walls))} s")
+        for task, variants in arms["summary"].items():
+            print(f"\n{task} (arms): variant | metric: mean ± std [min, max]")
+            for variant, metrics in variants.items():
+                print(f"{variant} | " + " | ".join(f"{m} {stats(s)}" for m, s in metrics.items()))
 
 
 def vision() -> None:
