@@ -81,7 +81,7 @@ def run_rows(runs: list[dict]) -> list[tuple[str, ...]]:
     return rows
 
 
-RUN_HEADER = ("task", "model", "params", "seed", "epochs", "status", "final", "best", "paper",
+RUN_HEADER = ("task", "model", "params", "seed", "epochs", "status", "last epoch", "best", "paper",
               "paper met: final / any epoch", "left plateau", "wall", "commit")
 
 
