@@ -40,8 +40,8 @@ from atrous._validate import activation_bytes, check_cap, int_in_range
 from atrous.errors import AtrousError, ConfigError
 from atrous.train import distributed
 from atrous.train.config import MAX_COUNT, TrainConfig
-from atrous.train.provenance import record_source
 from atrous.train.progress import Progress
+from atrous.train.provenance import record_source
 from atrous.train.state import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from atrous.train.tasks import Batch, Task, batch_to, get_task, model_kwargs
 
