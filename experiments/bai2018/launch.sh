@@ -8,10 +8,11 @@
 # Each start and end is appended to the folder's wall.jsonl (UTC and seconds), the output goes to train.log and
 # the process id to pid. Copy finished runs into the committed store with collect.py.
 # Environment: PYTHON (default: python), RUNS, MAX_JOBS (default 1: refuse to start while that many launched
-# runs are alive; set 2 on a machine of your own to use two cores).
+# runs are alive; set 2 on a machine of your own to use two cores), TAG (appended to the folder name, e.g.
+# TAG=lr1e-3 for a learning-rate sweep), FOREGROUND=1 (run here and wait: what queue.sh uses).
 set -euo pipefail
 if [ $# -lt 3 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 task=$1 model=$2 seed=$3
@@ -25,10 +26,11 @@ case $task in
   digits|pdigits) length= ;;
   *) echo "launch.sh: TASK must be copy, adding, digits or pdigits, got '$task'" >&2; exit 2 ;;
 esac
-out="$RUNS/$task-$model-seed$seed"
+out="$RUNS/$task-$model-seed$seed${TAG:+-$TAG}"
 mkdir -p "$RUNS" "$out"
 
 alive=0
+[ "${FOREGROUND:-0}" = 1 ] && MAX_JOBS=1000000  # a queue runs one run at a time by construction
 for pidfile in "$RUNS"/*/pid; do
   [ -f "$pidfile" ] || continue
   pid=$(cat "$pidfile")
@@ -56,13 +58,20 @@ fi
 printf '%q ' "${cmd[@]}" > "$out/command.txt"
 echo >> "$out/command.txt"
 # the wrapper records wall-clock start, end and exit status around the training process
-nohup setsid bash -c '
+wrapper='
   out=$1; event=$2; shift 2
   t0=$(date +%s)
   printf "{\"event\": \"%s\", \"start\": \"%s\", \"start_s\": %s}\n" "$event" "$(date -u +%FT%TZ)" "$t0" >> "$out/wall.jsonl"
   "$@" >> "$out/train.log" 2>&1 && rc=0 || rc=$?
   t1=$(date +%s)
   printf "{\"event\": \"end\", \"end\": \"%s\", \"end_s\": %s, \"seconds\": %s, \"rc\": %s}\n" "$(date -u +%FT%TZ)" "$t1" "$((t1 - t0))" "$rc" >> "$out/wall.jsonl"
-' launch "$out" "$event" "${cmd[@]}" > /dev/null 2>&1 < /dev/null &
+'
+if [ "${FOREGROUND:-0}" = 1 ]; then
+  echo $$ > "$out/pid"
+  echo "running $event of $out in the foreground"
+  bash -c "$wrapper" launch "$out" "$event" "${cmd[@]}" < /dev/null
+  exit 0
+fi
+nohup setsid bash -c "$wrapper" launch "$out" "$event" "${cmd[@]}" > /dev/null 2>&1 < /dev/null &
 echo $! > "$out/pid"
 echo "launched $event of $out (pid $!): tail -f $out/metrics.jsonl; resume with the same command"

@@ -43,6 +43,7 @@ def load(store: Path) -> list[dict]:
     runs = []
     for folder in sorted(p for p in store.iterdir() if (p / "run.json").exists()) if store.is_dir() else []:
         info = json.loads((folder / "run.json").read_text())
+        info["lr"] = json.loads((folder / "config.json").read_text()).get("lr")
         if info["task"] not in PAPER:
             continue
         key, published, what, epochs, plateau = PAPER[info["task"]]
@@ -74,37 +75,38 @@ def run_rows(runs: list[dict]) -> list[tuple[str, ...]]:
                                                  else f"epoch {r['left_plateau_epoch']}")
         wall = "-" if r["wall_s"] is None else f"{r['wall_s'] / 60:.1f} min"
         rows.append((r["task"], r["model"], "-" if r["params"] is None else f"{r['params']:,}", str(r["seed"]),
-                     f"{r['epochs_done']}/{r['epochs']}", status, fmt(r["final"]),
+                     fmt(r["lr"]), f"{r['epochs_done']}/{r['epochs']}", status, fmt(r["final"]),
                      f"{fmt(r['best'])} (epoch {r['best_epoch']})", fmt(r["paper"]),
                      f"{'yes' if r['met_final'] else 'no'} / {'yes' if r['met_any'] else 'no'}", left, wall,
                      ", ".join(c[:7] for c in r["commits"]) + (" (dirty)" if r["dirty"] else "")))
     return rows
 
 
-RUN_HEADER = ("task", "model", "params", "seed", "epochs", "status", "last epoch", "best", "paper",
+RUN_HEADER = ("task", "model", "params", "seed", "lr", "epochs", "status", "last epoch", "best", "paper",
               "paper met: final / any epoch", "left plateau", "wall", "commit")
 
 
 def group_rows(runs: list[dict]) -> list[tuple[str, ...]]:
-    groups: dict[tuple[str, str, int], list[dict]] = {}
+    groups: dict[tuple[str, str, int, float], list[dict]] = {}
     for r in runs:
         if r["status"] == "finished":
-            groups.setdefault((r["task"], r["model"], r["epochs"]), []).append(r)
+            groups.setdefault((r["task"], r["model"], r["epochs"], r["lr"]), []).append(r)
     rows = []
-    for (task, model, epochs), rs in sorted(groups.items()):
+    for (task, model, epochs, lr), rs in sorted(groups.items()):
         finals = [r["final"] for r in rs]
         seeds = ", ".join(str(r["seed"]) for r in rs)
         spread = f"[{fmt(min(finals))}, {fmt(max(finals))}]" if len(rs) > 1 else "(one seed)"
         left = sum(r["left_plateau_epoch"] is not None for r in rs)
         plateau = "-" if rs[0]["plateau"] is None else f"{left} of {len(rs)}"
-        rows.append((task, model, f"{epochs} epochs" + (" (the paper's)" if epochs == rs[0]["paper_epochs"] else ""),
+        budget = f"{epochs} epochs" + (" (the paper's)" if epochs == rs[0]["paper_epochs"] else "")
+        rows.append((task, model, fmt(lr), budget,
                      f"{len(rs)} ({seeds})", fmt(statistics.fmean(finals)), spread,
                      f"{sum(r['met_final'] for r in rs)} of {len(rs)}", f"{sum(r['met_any'] for r in rs)} of {len(rs)}",
                      plateau, fmt(rs[0]["paper"])))
     return rows
 
 
-GROUP_HEADER = ("task", "model", "budget", "seeds", "final, mean", "final, [min, max]", "paper met at the end",
+GROUP_HEADER = ("task", "model", "lr", "budget", "seeds", "final, mean", "final, [min, max]", "paper met at the end",
                 "paper met at any epoch", "left plateau", "paper")
 
 
