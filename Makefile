@@ -1,4 +1,5 @@
-# Two commands: `make run` (the main job) and `make test` (lint, types, the whole test suite).
+# Two commands: `make run` (the main job) and `make test` (lint, types, the whole test suite). `make data` adds
+# what the training tasks and experiments/ need (docs/RESULTS.md's commands); `make test` installs it too.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -6,7 +7,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 # the compiled streaming step (atrous.stream, engine="compiled"); without a C compiler the numpy engine is used
 NATIVE := src/atrous/stream/libatrous_step.so
 
-.PHONY: run test lint typecheck browser bench clean
+.PHONY: run data test lint typecheck browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +20,19 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[dev]'
 	# the nuclei image and mask of `atrous train nuclei`: stardist's data files, not its dependencies
 	$(PIP) --no-deps stardist==0.9.2
+	touch $@ $(VENV)/.installed $(VENV)/.installed-data
+
+# scikit-learn (digits), music21 (chorales), networkx (karate), tifffile + stardist's bundled image (nuclei),
+# pyjaspar (the JASPAR motifs of enhancer), matplotlib (the figures of experiments/)
+$(VENV)/.installed-data: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[vision,report,data,genomics]'
+	$(PIP) --no-deps stardist==0.9.2
 	touch $@ $(VENV)/.installed
 
 $(NATIVE): src/atrous/stream/_native.c | $(VENV)/.installed
 	$(BIN)/python -m atrous.stream._build || echo "note: could not compile $(NATIVE); streaming uses the numpy engine"
+
+data: $(VENV)/.installed-data
 
 run: $(VENV)/.installed $(NATIVE)
 	$(BIN)/atrous rf --kernel 3 --dilation 2,2,2 --dims 2

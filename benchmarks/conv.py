@@ -20,7 +20,7 @@ public op measures its paths on its first call (not timed) and the chosen path i
 defaults are benchmarked (the automatic channels-last layout for 2-D paddings >= 7); --measure-all turns on
 set_benchmark(True), which also measures the 1-D fold. Unless --no-tune, the script re-executes itself with
 GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=16G, so that page faults of fresh 32 MiB
-tensors do not dominate (DESIGN.md §4). Exit status 1 when a target fails.
+tensors do not dominate; the JSON records the allocator settings used. Exit status 1 when a target fails.
 """
 
 from __future__ import annotations

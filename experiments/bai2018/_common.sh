@@ -18,7 +18,7 @@ run_models() {
         # an interrupted run continues exactly where it stopped; a finished one returns at once
         $ATROUS train --resume "$out" "$@"
       else
-        $ATROUS train "$task" --model "$model" --seed "$seed" --out "$out" "$@"
+        $ATROUS train "$task" --model "$model" --seed "$seed" --data-seed "$seed" --out "$out" "$@"
       fi
     done
   done

@@ -56,6 +56,9 @@ def spread(values: list[float]) -> dict[str, float]:
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("genomics/distance.py")  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "genomics")
     parser.add_argument("--quick", action="store_true", help="one seed, 20 steps (a smoke test)")

@@ -110,6 +110,9 @@ def train(name: str, seed: int, runs: Path, steps_scale: float) -> tuple[list[di
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("genomics/distance_20k.py")  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "genomics20k")
     parser.add_argument("--seeds", default="0,1,2")
@@ -157,6 +160,7 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "experiment": "distance_20k", "task": "enhancer", "length": LENGTH, "max_distance": MAX_DISTANCE,
+        "motifs": "jaspar",  # every stage uses the task's default; without pyjaspar a run refuses
         "models": {m: {"registry_name": MODELS[m][0], "kwargs": MODELS[m][1],
                        "stages": [dict(zip(("length", "max_distance", "steps", "batch"), s)) for s in STAGES[m]]}
                    for m in MODELS},

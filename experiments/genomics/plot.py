@@ -21,6 +21,12 @@ LABELS = {
 
 
 def main() -> int:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return 0
+    from atrous.train.provenance import require_clean
+
+    require_clean("genomics/plot.py")  # --allow-dirty: write results from uncommitted code anyway
     import matplotlib
 
     matplotlib.use("Agg")

@@ -9,7 +9,12 @@ import json
 import sys
 from pathlib import Path
 
+if {"-h", "--help"} & set(sys.argv[1:]):
+    print(__doc__)
+    raise SystemExit(0)
 name = sys.argv[1] if len(sys.argv) > 1 else "distance"
+if name not in ("distance", "distance_20k"):
+    raise SystemExit(f"table.py: the experiment must be distance or distance_20k, got {name!r}")
 result = json.loads((Path(__file__).resolve().parent / "results" / f"{name}.json").read_text())
 models = [m for m in result["models"] if any(r["model"] == m for r in result["table"])]
 print("| distance (bp) | blind ceiling | " + " | ".join(f"`{m}`" for m in models) + " |")

@@ -1,4 +1,4 @@
-"""Plot and tabulate the graph sweep: accuracy against d (PNG) and the markdown table of docs/results_graphs.md.
+"""Plot and tabulate the graph sweep: accuracy against d (PNG) and the markdown tables of docs/RESULTS.md ("Graphs").
 
     python experiments/graphs/plot.py [--results experiments/graphs/results.json]
                                       [--figure docs/figures/graphs_hops.png]
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -89,6 +90,10 @@ def plot(rows: list[dict[str, object]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from atrous.train.provenance import require_clean
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    require_clean("graphs/plot.py", argv)  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default="experiments/graphs/results.json")
     parser.add_argument("--figure", default="docs/figures/graphs_hops.png")

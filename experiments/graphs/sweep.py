@@ -60,6 +60,10 @@ def hops_runs(d_values: list[int], seeds: list[int]) -> list[tuple[str, int, int
 
 
 def main_(argv: list[str] | None = None) -> int:
+    from atrous.train.provenance import require_clean
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    require_clean("graphs/sweep.py", argv)  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="runs/graphs")
     parser.add_argument("--out", default="experiments/graphs/results.json")

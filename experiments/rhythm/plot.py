@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,12 @@ COLOURS = ["#7570b3", "#d95f02", "#1b9e77", "#999999"]
 
 
 def main() -> int:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return 0
+    from atrous.train.provenance import require_clean
+
+    require_clean("rhythm/plot.py")  # --allow-dirty: write results from uncommitted code anyway
     result = json.loads((RESULTS / "rhythm.json").read_text())
     runs = result["runs"]
     rhythm = [r for r in runs if r["task"] == "rhythm"]

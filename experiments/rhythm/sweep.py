@@ -121,6 +121,9 @@ def environment() -> dict[str, Any]:
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("rhythm/sweep.py")  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "rhythm")
     parser.add_argument("--quick", action="store_true", help="one seed, one epoch (a smoke test)")

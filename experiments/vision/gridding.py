@@ -84,6 +84,9 @@ def measure(model: nn.Module, test: TinyShapes) -> dict[str, Any]:
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/gridding.py")  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "vision" / "gridding")
     parser.add_argument("--quick", action="store_true", help="one seed (a smoke test)")

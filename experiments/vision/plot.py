@@ -8,6 +8,7 @@ docs/figures/rf_vs_object.png, docs/figures/gridding_outputs.png and docs/figure
 from __future__ import annotations
 
 import json
+import sys
 
 import matplotlib
 
@@ -103,6 +104,12 @@ def gridding_figures() -> None:
 
 
 def main() -> int:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return 0
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/plot.py")  # --allow-dirty: write results from uncommitted code anyway
     FIGURES.mkdir(parents=True, exist_ok=True)
     if (RESULTS / "rf_sweep.json").exists():
         rf_figure()

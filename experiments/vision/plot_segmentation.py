@@ -8,6 +8,7 @@ docs/figures/segmentation_scores.png and docs/figures/segmentation_outputs.png, 
 from __future__ import annotations
 
 import json
+import sys
 
 import matplotlib
 
@@ -80,6 +81,12 @@ def table(result: dict) -> None:
 
 
 def main() -> None:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/plot_segmentation.py")  # --allow-dirty: write results from uncommitted code anyway
     result = json.loads((RESULTS / "segmentation.json").read_text())
     FIGURES.mkdir(parents=True, exist_ok=True)
     scores_figure(result)

@@ -25,6 +25,9 @@ SEEDS = (0, 1, 2)
 
 
 def main() -> int:
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/rf_sweep.py")  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "vision" / "rf_sweep")
     parser.add_argument("--quick", action="store_true", help="one seed, sizes 13 only (a smoke test)")

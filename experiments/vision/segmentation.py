@@ -77,6 +77,9 @@ def examples(task: str, runs: Path, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/segmentation.py")  # --allow-dirty: write results from uncommitted code anyway
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "segmentation")
     parser.add_argument("--tasks", default="lanes,nuclei")

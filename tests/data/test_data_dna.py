@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from atrous.data import dna
+from atrous.data._common import MissingDependencyError
 from atrous.data.dna import KINDS, MOTIF_IDS, THRESHOLD, EnhancerPromoter, activity, blind_ceiling, load_motif, scan
 from atrous.errors import ConfigError
 
@@ -108,16 +109,22 @@ def test_bad_options_are_one_line():
         EnhancerPromoter(count=2, **SMALL)[2]
 
 
-def test_without_pyjaspar_the_consensus_is_used_with_a_one_line_warning(monkeypatch):
+def test_without_pyjaspar_jaspar_motifs_refuse_and_consensus_must_be_asked_for(monkeypatch):
     dna.load_motif.cache_clear()
     monkeypatch.setitem(sys.modules, "pyjaspar", None)  # import pyjaspar now raises ImportError
     try:
-        with pytest.warns(UserWarning, match=r"pip install atrous\[genomics\]"):
-            motif = load_motif("MA0139.2")
+        with pytest.raises(MissingDependencyError, match=r"pip install atrous\[genomics\].*motifs=consensus"):
+            load_motif("MA0139.2")
+        with pytest.raises(MissingDependencyError):
+            EnhancerPromoter(count=1, **SMALL)
+        motif = load_motif("MA0139.2", "consensus")
         assert motif.consensus == "GCCACCAGGGGGCGC" and motif.probs.max(axis=1).min() > 0.9
-        with pytest.warns(UserWarning):
-            _, y, _, _, kind = EnhancerPromoter(count=1, **SMALL)[0]
-        assert int(y) == int(KINDS[int(kind)] == "active")
+        ds = EnhancerPromoter(count=1, motifs="consensus", **SMALL)
+        _, y, p, _, kind = ds[0]
+        assert ds.motifs == "consensus" and int(y) == int(KINDS[int(kind)] == "active")
+        assert int(y) == activity(ds[0][0], int(p), ds.min_distance, ds.max_distance, "consensus")
+        with pytest.raises(ConfigError, match=r"EnhancerPromoter: motifs must be one of jaspar, consensus"):
+            EnhancerPromoter(count=1, motifs="pwm", **SMALL)
     finally:
         dna.load_motif.cache_clear()
         dna._CACHE.clear()

@@ -88,7 +88,7 @@ def test_backward_and_round_trip() -> None:
 
 
 def test_receptive_field_per_layer_matches_the_paper() -> None:
-    """Yu & Koltun Table 1 (REFERENCES A.2.6): 3, 5, 9, 17, 33, 65, 67, then 67 after the 1x1."""
+    """Yu & Koltun (2016), Table 1: 3, 5, 9, 17, 33, 65, 67, then 67 after the 1x1."""
     result = ContextModule(2).receptive_field()
     assert [n.size[0] for n in result.nodes[1:]] == [3, 5, 9, 17, 33, 65, 67, 67]
     assert result.size == (67, 67)

@@ -80,3 +80,28 @@ def test_a_small_tower_receptive_field_equals_gradient_support():
     model = create_model("pooled_tower", depth=3, pools=2, channels=4)
     analytic, measured = model.receptive_field(), empirical_rf(model, (1, 4, 64))
     assert list(measured.size) == list(analytic.size) and list(measured.stride) == list(analytic.jump)
+
+
+def test_the_run_records_its_motif_source_and_refuses_without_pyjaspar(capsys, tmp_path, monkeypatch):
+    import sys
+
+    from atrous.data import dna
+
+    summary = _train(capsys, tmp_path / "jaspar", "--model", "undilated_tower", "--model-arg", "depth=3",
+                     "--steps", "1")
+    assert summary["status"] == "finished"
+    assert json.loads((tmp_path / "jaspar" / "config.json").read_text())["data"]["motifs"] == "jaspar"
+    dna.load_motif.cache_clear()
+    monkeypatch.setitem(sys.modules, "pyjaspar", None)  # import pyjaspar now raises ImportError
+    try:
+        argv = ["train", "enhancer", *TINY, "--model", "undilated_tower", "--model-arg", "depth=3", "--steps", "1",
+                "--device", "cpu", "--json"]
+        assert main([*argv, "--out", str(tmp_path / "refused")]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "--data-arg motifs=consensus" in err
+        assert main([*argv, "--out", str(tmp_path / "consensus"), "--data-arg", "motifs=consensus"]) == 0
+        capsys.readouterr()
+        assert json.loads((tmp_path / "consensus" / "config.json").read_text())["data"]["motifs"] == "consensus"
+    finally:
+        dna.load_motif.cache_clear()
+        dna._CACHE.clear()

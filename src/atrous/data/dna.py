@@ -10,8 +10,9 @@ of ``p`` (:func:`activity`, the oracle every label is checked against). Negative
   (``shift`` bounds ``s``; ``shift=0``: no promoter at all).
 
 Motif instances are sampled from the JASPAR position frequency matrices bundled with pyjaspar (``pip install
-atrous[genomics]``) and kept when their log-odds score is at least :data:`THRESHOLD` of the consensus's; without
-pyjaspar the consensus sequences of the same matrices are used (:data:`CONSENSUS`, a one-line warning says so).
+atrous[genomics]``) and kept when their log-odds score is at least :data:`THRESHOLD` of the consensus's. The
+consensus sequences of the same matrices (:data:`CONSENSUS`) are used only when asked for (``motifs="consensus"``);
+without pyjaspar the default ``motifs="jaspar"`` refuses with one line instead of switching silently.
 Every sample comes from its own generator, a function of ``(seed, split, index)`` only.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,11 +28,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from atrous.data._common import check_count, item_rng, split_id
+from atrous.data._common import MissingDependencyError, check_count, item_rng, split_id
 from atrous.errors import bad
 
-__all__ = ["CONSENSUS", "KINDS", "MOTIF_IDS", "THRESHOLD", "EnhancerPromoter", "Motif", "activity", "blind_ceiling",
-           "load_motif", "one_hot", "scan"]
+__all__ = ["CONSENSUS", "KINDS", "MOTIF_IDS", "MOTIF_SOURCES", "THRESHOLD", "EnhancerPromoter", "Motif", "activity",
+           "blind_ceiling", "load_motif", "one_hot", "scan"]
 
 ALPHABET = "ACGT"
 #: role -> JASPAR matrix ids: TBP (TATA box), CTCF (core motif), and the decoys GATA1 and SP1
@@ -104,24 +104,36 @@ def _from_consensus(matrix_id: str) -> Motif:
     return _from_counts(name, matrix_id, counts)
 
 
+#: where motifs come from: pyjaspar's JASPAR matrices, or the consensus sequences of :data:`CONSENSUS`
+MOTIF_SOURCES = ("jaspar", "consensus")
+
+
 @functools.cache
-def load_motif(matrix_id: str) -> Motif:
-    """The JASPAR matrix ``matrix_id`` from pyjaspar's bundled database, or its consensus (a near one-hot
-    matrix: 97 counts for the consensus letter, 1 for the others) when pyjaspar is not installed.
+def load_motif(matrix_id: str, source: str = "jaspar") -> Motif:
+    """The JASPAR matrix ``matrix_id`` from pyjaspar's bundled database (``source="jaspar"``), or its consensus
+    (``source="consensus"``: a near one-hot matrix, 97 counts for the consensus letter, 1 for the others).
+
+    Raises:
+        MissingDependencyError: ``source="jaspar"`` and pyjaspar is not installed (the message names the extra
+            and the consensus option; nothing falls back silently).
 
     >>> m = load_motif("MA0108.3")
     >>> m.name, m.length, m.consensus
     ('TBP', 7, 'TATAAAA')
     """
+    if source not in MOTIF_SOURCES:
+        raise bad("load_motif", "source", f"one of {', '.join(MOTIF_SOURCES)}", source)
+    if source == "consensus":
+        if matrix_id not in CONSENSUS:
+            raise bad("load_motif", "matrix_id", f"one of {', '.join(CONSENSUS)} for consensus motifs", matrix_id)
+        return _from_consensus(matrix_id)
     try:
         from pyjaspar import jaspardb
     except ImportError:
-        if matrix_id not in CONSENSUS:
-            raise bad("load_motif", "matrix_id", f"one of {', '.join(CONSENSUS)} without pyjaspar",
-                      matrix_id) from None
-        warnings.warn("atrous.data.dna: pyjaspar is not installed, using consensus motifs; install it with "
-                      "`pip install atrous[genomics]`", stacklevel=2)
-        return _from_consensus(matrix_id)
+        raise MissingDependencyError(
+            "load_motif: JASPAR motifs need the optional dependency 'pyjaspar'; install it with `pip install "
+            "atrous[genomics]`, or ask for the consensus motifs (motifs='consensus', on the command line "
+            "--data-arg motifs=consensus)") from None
     found = jaspardb().fetch_motif_by_id(matrix_id)
     if found is None:
         raise bad("load_motif", "matrix_id", "a JASPAR matrix id such as 'MA0139.2'", matrix_id)
@@ -152,14 +164,16 @@ def scan(motif: Motif, letters: np.ndarray, start: int = 0, stop: int | None = N
     return motif.relative(motif.pwm[np.arange(motif.length)[None, :], letters[idx]].sum(axis=1))
 
 
-def activity(x: Tensor | np.ndarray, position: int, min_distance: int, max_distance: int) -> int:
+def activity(x: Tensor | np.ndarray, position: int, min_distance: int, max_distance: int,
+             motifs: str = "jaspar") -> int:
     """The label rule: 1 iff the promoter scores >= THRESHOLD at ``position`` and the enhancer (forward strand)
     scores >= THRESHOLD at some start ``position - max_distance .. position - min_distance``.
 
-    ``x`` is one-hot ``(4, L)`` or letter indices ``(L,)``.
+    ``x`` is one-hot ``(4, L)`` or letter indices ``(L,)``; ``motifs`` is the source of :func:`load_motif`.
     """
     letters = _letters(x)
-    promoter, enhancer = load_motif(MOTIF_IDS["promoter"][0]), load_motif(MOTIF_IDS["enhancer"][0])
+    promoter = load_motif(MOTIF_IDS["promoter"][0], motifs)
+    enhancer = load_motif(MOTIF_IDS["enhancer"][0], motifs)
     at = scan(promoter, letters, position, position + 1)
     if len(at) == 0 or at[0] < THRESHOLD:
         return 0
@@ -194,6 +208,8 @@ class EnhancerPromoter(Dataset[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]]):
             the label rule accepts; ``min_distance`` must exceed the enhancer's length.
         distance: a fixed distance for every sample (for accuracy-against-distance curves), or None.
         shift: the largest distance of the moved promoter in ``lone enhancer`` samples (0: no promoter).
+        motifs: ``"jaspar"`` (pyjaspar's matrices; refuses without pyjaspar) or ``"consensus"``; kept in
+            :attr:`motifs` so a run can record which it used.
 
     Shape:
         ``x``: ``(4, length)`` float32 one-hot; ``y``, ``position`` (``p``), ``distance`` (``d``), ``kind``
@@ -207,15 +223,18 @@ class EnhancerPromoter(Dataset[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]]):
 
     def __init__(self, length: int = 4096, count: int = 2_000, split: str = "train", seed: int = 0,
                  min_distance: int = 20, max_distance: int = 3000, distance: int | None = None,
-                 shift: int = 256) -> None:
+                 shift: int = 256, motifs: str = "jaspar") -> None:
         where = type(self).__name__
         self.length = check_count(where, "length", length)
         self.count = check_count(where, "count", count)
         self.split, self._split = split, split_id(where, split)
         self.seed = check_count(where, "seed", seed, minimum=0)
-        self.promoter = load_motif(MOTIF_IDS["promoter"][0])
-        self.enhancer = load_motif(MOTIF_IDS["enhancer"][0])
-        self.decoys = tuple(load_motif(m) for m in MOTIF_IDS["decoy"])
+        if motifs not in MOTIF_SOURCES:
+            raise bad(where, "motifs", f"one of {', '.join(MOTIF_SOURCES)}", motifs)
+        self.motifs = motifs
+        self.promoter = load_motif(MOTIF_IDS["promoter"][0], motifs)
+        self.enhancer = load_motif(MOTIF_IDS["enhancer"][0], motifs)
+        self.decoys = tuple(load_motif(m, motifs) for m in MOTIF_IDS["decoy"])
         self.min_distance = check_count(where, "min_distance", min_distance, minimum=self.enhancer.length + 1)
         self.max_distance = check_count(where, "max_distance", max_distance, minimum=min_distance)
         if distance is not None:
@@ -258,7 +277,7 @@ class EnhancerPromoter(Dataset[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]]):
 
     def _key(self) -> tuple[int, ...]:
         return (self.length, self.seed, self._split, self.min_distance, self.max_distance, self.distance or 0,
-                self.shift)
+                self.shift, MOTIF_SOURCES.index(self.motifs))
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         if not 0 <= index < self.count:
@@ -281,7 +300,7 @@ def _generate(ds: EnhancerPromoter, key: tuple[int, ...], index: int) -> _Sample
     rng = item_rng(ds.seed, ds._split, index)
     for _ in range(_RESAMPLE):
         letters, kind, p, d = ds._draw(rng)
-        label = activity(letters, p, ds.min_distance, ds.max_distance)
+        label = activity(letters, p, ds.min_distance, ds.max_distance, ds.motifs)
         if label == int(KINDS[kind] == "active"):
             break
     if len(_CACHE) >= _CACHE_MAX:

@@ -169,7 +169,7 @@ def layout_of(x: Tensor) -> str:
 def may_hit_cliff(x: Tensor, pads: Pads) -> bool:
     """Whether the automatic channels-last choice measures this configuration: a 2-D float32 convolution that
     torch pads itself (symmetric padding) by at least ``_CLIFF_PAD`` on some axis. oneDNN's direct NCHW kernel
-    rejects such paddings for many shapes (REFERENCES §D: ``x64:gemm:jit`` from padding 7 for 64 channels,
+    rejects such paddings for many shapes (oneDNN verbose logs show ``x64:gemm:jit`` from padding 7 for 64 channels,
     3×3, at any dilation); which shapes exactly depends on its register blocking, hence the measurement."""
     return (x.dim() == 4 and x.dtype == torch.float32 and all(left == right for left, right in pads)
             and max(left for left, _ in pads) >= _CLIFF_PAD)

@@ -10,6 +10,8 @@ Files written to ``out`` by rank 0:
   and Python on every rank, the epoch and the position inside it, the metrics file's length).
 * ``best.pt``: the model at the best evaluation of the task's headline metric.
 * ``summary.json``: what :func:`fit` returns.
+* ``source.jsonl``: the git commit and dirty state of the code, one line per start and resume
+  (:mod:`atrous.train.provenance`).
 
 Exact resume: the data order of an epoch is a function of (seed, epoch) only (``DistributedSampler``), a
 resumed epoch skips the batches already seen, every DataLoader draws from its own generator (so creating one
@@ -40,6 +42,7 @@ from atrous.errors import AtrousError, ConfigError
 from atrous.train import distributed, numerics
 from atrous.train.config import MAX_COUNT, TrainConfig
 from atrous.train.progress import Progress
+from atrous.train.provenance import record_source
 from atrous.train.state import load_checkpoint, rng_state, save_checkpoint, seed_everything, set_rng_state
 from atrous.train.tasks import Batch, Task, batch_to, get_task, model_kwargs
 
@@ -308,6 +311,8 @@ class _Run:
                 except OSError as e:
                     raise ConfigError(f"train: --out must be a folder this process can write, got {str(self.out)!r} "
                                       f"({e.strerror or e})") from None
+        if self.ctx.main:
+            record_source(self.out, "resume" if resume else "start", self.state["step"])
         self.ctx.barrier()
         # line-buffered: `tail -f metrics.jsonl` follows a run (resume truncates to the checkpoint anyway)
         self.log = open(metrics, "a", buffering=1) if self.ctx.main else None

@@ -57,7 +57,8 @@ def _data(opts: Mapping[str, Any]) -> dict[str, Dataset[Any]]:
     from atrous.data.dna import EnhancerPromoter
 
     return {split: EnhancerPromoter(opts["length"], opts[f"{split}_size"], split, opts["data_seed"],
-                                    opts["min_distance"], opts["max_distance"], opts["distance"], opts["shift"])
+                                    opts["min_distance"], opts["max_distance"], opts["distance"], opts["shift"],
+                                    opts.get("motifs", "jaspar"))
             for split in ("train", "test")}
 
 
@@ -75,6 +76,6 @@ ENHANCER = register_task(Task(
     # one pass over 19,200 fresh sequences (1,200 steps): 3 passes over 3,200 left the tower short beyond 50 bp
     {"epochs": 1, "batch_size": 16, "lr": 5e-3, "optimizer": "adam", "clip": 1.0, "lr_step": None},
     {"length": 512, "min_distance": 20, "max_distance": 300, "distance": None, "shift": 64,
-     "train_size": 19_200, "test_size": 512},
+     "train_size": 19_200, "test_size": 512, "motifs": "jaspar"},
     model_names=("spliceai", "undilated_tower", "pooled_tower"), sample=sequence_sample(),
 ))
