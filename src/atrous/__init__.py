@@ -22,10 +22,10 @@ from atrous.errors import AtrousError, ConfigError, ShapeError, UnsupportedOpErr
 if TYPE_CHECKING:
     from torch import nn
 
-    from atrous.analysis import Analysis
+    from atrous.analysis import Analysis, EmpiricalRF
 
 __all__ = ["AtrousError", "ConfigError", "ShapeError", "UnsupportedOpError", "__version__", "analyze",
-           "create_model", "list_models"]
+           "create_model", "empirical_rf", "list_models"]
 
 _SUBPACKAGES = ("analysis", "cli", "data", "functional", "models", "nn", "report", "rf", "stream", "train")
 
@@ -43,6 +43,16 @@ def analyze(model: nn.Module | str, input_shape: Sequence[int] | None = None, *,
     from atrous._front import analyze as run
 
     return run(model, input_shape, node=node, output=output)
+
+
+def empirical_rf(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, node: str | None = None,
+                 max_size: int = 4096, progress: bool | None = None) -> EmpiricalRF:
+    """The receptive field of ``model``'s centre output unit measured by autograd (no tracing: works on any model
+    that runs), with a progress bar over its passes on a terminal or in a notebook. See
+    :func:`atrous.analysis.empirical_rf`; ``atrous analyze --empirical`` on the command line."""
+    from atrous._front import empirical_rf as run
+
+    return run(model, input_shape, node=node, max_size=max_size, progress=progress)
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:

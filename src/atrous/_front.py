@@ -11,10 +11,10 @@ from atrous.errors import ConfigError
 if TYPE_CHECKING:
     from torch import nn
 
-    from atrous.analysis import Analysis
+    from atrous.analysis import Analysis, EmpiricalRF
     from atrous.report.result import Report
 
-__all__ = ["analyze", "report"]
+__all__ = ["analyze", "empirical_rf", "report"]
 
 
 def _model(model: nn.Module | str, input_shape: Sequence[int] | None, where: str) -> tuple[nn.Module, tuple[int, ...]]:
@@ -74,3 +74,16 @@ def report(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, 
     with bar("ERF samples", enabled=progress) as tick:
         return collect(net, shape, source=source, node=node, samples=samples, inits=inits, seed=seed, device=device,
                        erf=erf, progress=tick)
+
+
+def empirical_rf(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, node: str | None = None,
+                 max_size: int = 4096, progress: bool | None = None) -> EmpiricalRF:
+    """The receptive field of ``model``'s centre output unit measured by autograd, for models the analysis cannot
+    trace or to cross-check it (see :func:`atrous.analysis.empirical_rf`). ``progress`` shows a bar over its
+    passes (default: on a terminal or in a notebook)."""
+    from atrous._progress import stages
+    from atrous.analysis import empirical_rf as run
+
+    net, shape = _model(model, input_shape, "empirical_rf")
+    with stages("empirical RF", enabled=progress) as say:
+        return run(net, shape, node=node, max_size=max_size, progress=say)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["bar", "in_notebook"]
+__all__ = ["bar", "in_notebook", "stages", "tqdm_class"]
 
 
 def in_notebook() -> bool:
@@ -22,7 +22,8 @@ def in_notebook() -> bool:
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
 
 
-def _tqdm() -> Any:
+def tqdm_class() -> Any:
+    """tqdm's notebook widget inside Jupyter when ipywidgets is installed, its text bar elsewhere."""
     if in_notebook():
         try:
             import ipywidgets  # noqa: F401
@@ -51,13 +52,37 @@ def bar(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int]
 
     def update(done: int, total: int) -> None:
         if not shown:
-            shown.append(_tqdm()(total=total, desc=label, leave=False))
+            shown.append(tqdm_class()(total=total, desc=label, leave=False))
         b = shown[0]
         b.total = total
         b.update(done - b.n)
 
     try:
         yield update
+    finally:
+        if shown:
+            shown[0].close()
+
+
+@contextmanager
+def stages(label: str, enabled: bool | None = None) -> Iterator[Callable[[str], None] | None]:
+    """A ``say(line)`` callback for work that goes in stages of unknown number (the empirical receptive field's
+    passes): one bar counting the stages, showing the latest line; None when disabled (as :func:`bar`)."""
+    if enabled is None:
+        enabled = in_notebook() or sys.stderr.isatty()
+    if not enabled:
+        yield None
+        return
+    shown: list[Any] = []
+
+    def say(line: str) -> None:
+        if not shown:
+            shown.append(tqdm_class()(total=None, desc=label, unit="stage", leave=False))
+        shown[0].set_postfix_str(line, refresh=False)
+        shown[0].update(1)
+
+    try:
+        yield say
     finally:
         if shown:
             shown[0].close()

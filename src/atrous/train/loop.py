@@ -137,7 +137,7 @@ def _optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
 
 
 def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: bool = False,
-        stop_after: int | None = None, progress: bool = False, max_memory: int | None = None) -> dict[str, Any]:
+        stop_after: int | None = None, progress: bool | None = None, max_memory: int | None = None) -> dict[str, Any]:
     """Train ``config`` and write its files to ``out``; returns the summary (also in ``out/summary.json``).
 
     Args:
@@ -147,7 +147,8 @@ def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: b
         resume: continue the run saved in ``out/last.pt`` (``config`` must be the saved one; see
             :meth:`TrainConfig.resume_with`).
         stop_after: run at most this many steps in this call, then save and return (``status: "stopped"``).
-        progress: draw a progress bar on stderr (rank 0 only).
+        progress: draw a progress bar (rank 0 only): True on stderr, False never, None (the default) in a Jupyter
+            notebook (a tqdm bar) or when stderr is a terminal.
         max_memory: refuse a run whose data order, model and activations are estimated (before anything is
             allocated) to need more bytes than this; None: no check.
 
@@ -381,13 +382,13 @@ class _Run:
             self._write({"kind": "eval", "step": self.state["step"], "epoch": epoch, **metrics, "best": improved})
         self.ctx.barrier()
 
-    def run(self, resume: bool, stop_after: int | None, show: bool) -> dict[str, Any]:
+    def run(self, resume: bool, stop_after: int | None, show: bool | None) -> dict[str, Any]:
         self._open(resume)
         net: nn.Module = self.model
         if self.ctx.distributed:
             net = nn.parallel.DistributedDataParallel(self.model, device_ids=[self.dev] if self.dev.type == "cuda"
                                                       else None)
-        bar = Progress(self.total, self.state["step"], enabled=show and self.ctx.main)
+        bar = Progress(self.total, self.state["step"], enabled=show if self.ctx.main else False)
         st, cfg, ran, status, started = self.state, self.cfg, 0, "finished", time.monotonic()
         assert cfg.clip is not None
         done = False
