@@ -132,6 +132,26 @@ def check_cap(where: str, arg: str, value: object, estimate: float, cap: float, 
                       f"{shown[0]}); {fix}")
 
 
+def physical_memory() -> int:
+    """Bytes of RAM on this machine (0 when the system does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def fits_in_ram(where: str, arg: str, value: object, nbytes: float, what: str) -> None:
+    """Refuse, before it is allocated, ``what`` (weights, a buffer) that needs more than half of this machine's
+    RAM: such a request fails in the middle of an allocation, or succeeds and leaves nothing to run it with (and on
+    a machine that overcommits, takes other processes down with it)."""
+    ram = physical_memory()
+    if ram:
+        check_cap(where, arg, value, nbytes, ram / 2, fix=f"{what} would take more than half of this machine's "
+                  "memory")
+
+
 def max_threads() -> int:
     """Largest ``--threads`` accepted: four per CPU core (more only adds contention; a huge count crashed
     OpenMP)."""

@@ -48,4 +48,4 @@ def test_two_process_ddp_matches_one_process(tmp_path):
         assert {k: v for k, v in x.items() if isinstance(v, float)} == pytest.approx(
             {k: v for k, v in y.items() if isinstance(v, float)}, rel=1e-4)
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
-        "best.pt", "config.json", "last.pt", "metrics.jsonl", "summary.json"]
+        "best.pt", "config.json", "last.pt", "metrics.jsonl", "source.jsonl", "summary.json"]

@@ -78,7 +78,7 @@ def list_models(causal: bool | None = None) -> list[str]:
 
 def model_info(name: str) -> ModelInfo:
     _load_families()
-    if name not in _REGISTRY:
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise ConfigError(f"create_model: name must be one of {', '.join(sorted(_REGISTRY))}, got {name!r}")
     return _REGISTRY[name]
 
@@ -93,6 +93,7 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         allowed = ", ".join(p for p in params if p != "self")
         raise ConfigError(f"create_model: {unknown[0]!r} is not an argument of {name!r}; it takes {allowed}")
     _check_sizes(name, kwargs)
+    _check_weights(name, info.builder, kwargs)
     try:
         model = info.builder(**kwargs)
     except TypeError as e:
@@ -113,6 +114,37 @@ def _check_sizes(name: str, kwargs: dict[str, Any]) -> None:
         for item in items:
             if isinstance(item, int) or isinstance(item, float):
                 int_in_range(f"create_model({name!r})", key, item, 1)
+
+
+#: an argument at least this large makes create_model count the model's weights on the meta device first
+_LARGE = 10_000
+
+
+def _check_weights(name: str, builder: Callable[..., nn.Module], kwargs: dict[str, Any]) -> None:
+    """A model built from a large argument (``kernel_size=10**9``) is counted on the meta device first and refused
+    when its weights cannot fit in this machine's memory, instead of failing in the middle of an allocation."""
+    import torch
+
+    from atrous._validate import fits_in_ram
+
+    def numbers(v: Any) -> list[int]:
+        if isinstance(v, (list, tuple)):
+            return [n for item in v for n in numbers(item)]
+        return [v] if isinstance(v, int) and not isinstance(v, bool) else []
+
+    large = {k: v for k, v in kwargs.items() if any(abs(n) >= _LARGE for n in numbers(v))}
+    if not large or torch.get_default_device().type == "meta":
+        return
+    try:
+        with torch.device("meta"):
+            model = builder(**kwargs)
+    except Exception:  # the real build below says what is wrong with the arguments
+        return
+    nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    nbytes += sum(b.numel() * b.element_size() for b in model.buffers())
+    arg = ", ".join(large)
+    fits_in_ram(f"create_model({name!r})", arg, large if len(large) > 1 else next(iter(large.values())), nbytes,
+                "its weights")
 
 
 def parameter_count(name: str, **kwargs: Any) -> int | None:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from atrous import rf
+from atrous._validate import fits_in_ram
 from atrous.errors import ConfigError
 from atrous.functional import conv as _F
 from atrous.stream.ir import Builder, Value, register_lowering
@@ -56,6 +57,10 @@ class _DilatedConvNd(nn.Module):
         # resolve once: a bad padding word fails here, and the rf spec is the one the forward uses
         self.padding = _F.resolve_padding(self.kernel_size, self.stride, self.dilation, padding, causal_axis, where)
         factory = {"device": device, "dtype": dtype}
+        if torch.device(device if device is not None else torch.get_default_device()).type == "cpu":
+            weights = out_channels * (in_channels // groups) * math.prod(self.kernel_size) + out_channels
+            fits_in_ram(where, "out_channels x in_channels x kernel_size", (out_channels, in_channels,
+                        self.kernel_size), 4 * weights, "its weights")
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **factory))
         self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
         self.reset_parameters()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atrous.errors import UnsupportedOpError, bad
+from atrous.errors import ConfigError, UnsupportedOpError, bad
 from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
@@ -136,7 +136,9 @@ def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELL
         spec: a :class:`~atrous.rf.graph.Graph`, a list of layers or one layer.
         node: node name or index; default the output node.
         max_cells: build the N-D path-count array only when the receptive-field box has at most this many
-            cells; otherwise ``counts`` is None and only the per-axis supports are given.
+            cells; otherwise ``counts`` is None and only the per-axis supports are given. A field longer than
+            this along one axis is refused with a :class:`~atrous.errors.ConfigError` before anything is
+            allocated (the per-axis supports are dense too).
 
     Returns:
         A :class:`Support`.
@@ -153,6 +155,7 @@ def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELL
     idx = graph.output if node is None else (graph.index(node) if isinstance(node, str) else node)
     if not isinstance(idx, int) or not 0 <= idx < len(graph.nodes):
         raise bad("support", "node", f"a node name or an index in 0..{len(graph.nodes) - 1}", node)
+    _check_extent(graph, idx, max_cells)
     per_axis = []
     for a in range(graph.dims):
         origin, counts = _unit0(graph, (a,), idx)
@@ -168,6 +171,23 @@ def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELL
         for a in range(graph.dims)
     )
     return Support(origin, extent, counts, marginals)
+
+
+def _check_extent(graph: Graph, idx: int, max_cells: int) -> None:
+    """Refuse, before any array is made, a field that is longer than ``max_cells`` along one axis: the per-axis
+    supports are dense (about 13 bytes per cell while they are built), so a rate of 10**9 would ask for gigabytes.
+    Sizes come from :func:`~atrous.rf.stack.receptive_field`, which stays exact at any rate."""
+    from atrous.rf.stack import receptive_field
+
+    if isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1:
+        raise bad("support", "max_cells", "a positive int", max_cells)
+    sizes = receptive_field(graph, node=idx).nodes[idx].size
+    for a, n in enumerate(sizes):
+        if isinstance(n, int) and n > max_cells:
+            raise ConfigError(
+                f"support: the receptive field along axis {a} must span at most max_cells={max_cells} inputs for the "
+                f"exact dense support, got {n} (about {13 * n / 1e9:.3g} GB); raise max_cells, or use "
+                "receptive_field(), whose sizes, strides and offsets stay exact at any rate")
 
 
 def _unit0(graph: Graph, axes: tuple[int, ...], idx: int) -> tuple[tuple[int, ...], np.ndarray]:
