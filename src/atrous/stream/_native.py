@@ -16,8 +16,8 @@ import operator
 import os
 import subprocess
 import sysconfig
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -228,9 +228,10 @@ class Native:
         measurable part of a ~20 us step."""
         run, at, follow, versions = self._lib.atrous_run, ctypes.addressof(self._run), self._follow, \
             self._follow.versions
+        # refresh is bound to self: the closure keeps the buffers it passes to C by address alive
         check_eval, refresh = self.program.check_eval, self.refresh
         guards: tuple[Any, ...] = tuple(m for _, m in self.program.guards)
-        training = _training
+        training: Callable[[Any], Any] = _training
         if all("training" in vars(m) for m in guards):  # nn.Module keeps the flag in the instance dict
             guards, training = tuple(vars(m) for m in guards), _training_item
         empty, b, c = torch.empty, self.batch, self.out_channels

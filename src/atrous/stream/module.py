@@ -113,7 +113,7 @@ class StreamingModule:
     def __call__(self, chunk: Tensor, reset: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
         """The output for ``chunk`` ``(B, C_in, T)``; ``reset`` (bool ``(B,)``) restarts the selected streams;
         ``cond`` conditions a conditioned model (``(B, C_cond, T)`` local or ``(B, C_cond, 1)`` global, see
-        :func:`atrous.stream.step`)."""
+        :func:`atrous.stream.step`). The compiled and numpy engines return a new tensor from every one-sample call."""
         # the common case first, checked in a few comparisons: one sample of an unconditioned model on the CPU
         # (a shape never equals ``_one`` where it is None, and a Tensor subclass takes the long way)
         if reset is None and cond is None and type(chunk) is Tensor and chunk.shape == self._one and \
