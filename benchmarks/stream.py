@@ -1,6 +1,6 @@
 """Per-step latency of streaming a TCN one sample at a time, beside the machine's bounds for that step.
 
-    python benchmarks/stream.py [--json] [--quick]
+    python benchmarks/stream.py [--json] [--quick] [--only n8|n14]
 
 The model is pytorch-tcn 1.2.3's own ``TCN(64, [64] * n, kernel_size=k, causal=True)`` (its defaults: weight norm,
 dropout 0.1, ReLU; two causal convs per level, dilation ``2**i``, residual) in eval mode, streamed by atrous as it
@@ -12,7 +12,10 @@ Methods, one sample per step, measured interleaved in rounds with ``torch.utils.
 * ``pytorch_tcn``: the peer's own streaming, ``model(x, inference=True)`` (batch 1 only: it refuses more);
 * ``step``: the pure functional :func:`atrous.stream.step` (copies each layer's buffer every step);
 * ``torch`` / ``numpy`` / ``compiled``: :class:`atrous.stream.StreamingModule` with that engine;
-* ``numpy_b16`` / ``compiled_b16``: the same at batch 16 (time per step of all 16 streams).
+* ``numpy_b16`` / ``compiled_b16``: the same at batch 16 (time per step of all 16 streams);
+* ``compiled_c_call`` (a diagnostic, not an API): the compiled step's C function alone, called through ctypes
+  with fixed input and output pointers, the least any Python caller pays; ``compiled`` minus it is the
+  wrapper (checks, the output tensor, the call's arguments).
 
 Bounds, measured in the same run on one thread: the GEMM rate of ``torch.mm`` on two 1024x1024 float32 matrices
 (FLOPs of a step over it: the FLOP floor) and the rate at which one thread reads as many bytes as the weights
@@ -80,6 +83,19 @@ def _check_streams(peer: Any, engines: list[str]) -> dict[str, float]:
     return err
 
 
+def _c_call(stream: StreamingModule, sample: torch.Tensor) -> Callable[[], Any] | None:
+    """The C function of the compiled step with nothing around it (private handles: a diagnostic only)."""
+    import ctypes
+
+    native = getattr(stream, "_program", None)
+    run, state = getattr(native, "_lib", None), getattr(native, "_run", None)
+    if run is None or state is None:
+        return None
+    at, x, y = ctypes.addressof(state), sample.data_ptr(), torch.empty(stream.batch_size, 64, 1)
+    call = run.atrous_run
+    return lambda: call(at, x, y.data_ptr())
+
+
 def _bounds(n: int, k: int, min_run_time: float) -> dict[str, float]:
     """GEMM rate and the read rate for the weights' bytes, on one thread, now."""
     threads = torch.get_num_threads()
@@ -121,6 +137,9 @@ def bench(n: int, k: int, rounds: int, min_run_time: float, rows: list[dict[str,
     for engine in engines:
         s = StreamingModule(peer, 1, engine=engine)
         fns[engine] = lambda s=s: s(sample)
+        c_call = _c_call(s, sample) if engine == "compiled" else None
+        if c_call is not None:
+            fns["compiled_c_call"] = c_call
     for engine in engines[:2]:
         s = StreamingModule(peer, 16, engine=engine)
         fns[f"{engine}_b16"] = lambda s=s: s(sample16)
@@ -146,6 +165,8 @@ def bench(n: int, k: int, rounds: int, min_run_time: float, rows: list[dict[str,
                    best_vs_pytorch_tcn=med["pytorch_tcn"] / med[best], best_vs_naive=med["naive"] / med[best],
                    b1_vs_floor=med[best] / row["floor_b1_us"],
                    b16_vs_floor=med[f"{best}_b16"] / row["floor_b16_us"])
+        if "compiled_c_call" in med:
+            row["compiled_wrapper_us"] = med["compiled"] - med["compiled_c_call"]
     return row
 
 
@@ -170,6 +191,9 @@ def _print_table(out: dict[str, Any], interrupted: bool) -> None:
         print(f"  {r['best']}: {r['best_vs_numpy']:.2f}x numpy, {r['best_vs_pytorch_tcn']:.0f}x pytorch-tcn, "
               f"{r['best_vs_naive']:.0f}x naive; batch 1 = {r['b1_vs_floor']:.2f}x its floor, batch 16 = "
               f"{r['b16_vs_floor']:.2f}x its FLOP floor")
+        if "compiled_wrapper_us" in r:
+            print(f"  compiled = C call {r['us_per_step']['compiled_c_call']['median_us']:.1f} us + wrapper "
+                  f"{r['compiled_wrapper_us']:.1f} us (medians)")
         print(f"  max relative error vs offline: {r['max_rel_err_vs_offline']}")
 
 
@@ -177,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (about 2 minutes)")
+    parser.add_argument("--only", choices=["n8", "n14"], help="one model: n8 (n=8, k=3) or n14 (n=14, k=2)")
     args = parser.parse_args(argv)
+    models = [(n, k) for n, k in ((8, 3), (14, 2)) if args.only in (None, f"n{n}")]
     rounds, mrt = (3, 0.05) if args.quick else (7, 0.3)
     out: dict[str, Any] = {
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_model() or platform.machine(),
@@ -187,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": []}
     interrupted = False
     try:
-        for n, k in ((8, 3), (14, 2)):
+        for n, k in models:
             _progress(f"pytorch-tcn TCN n={n} k={k}: checking streamed == offline, then {rounds} rounds")
             bench(n, k, rounds, mrt, out["results"])
     except KeyboardInterrupt:

@@ -200,5 +200,20 @@ void atrous_step(const op_t *ops, int n_ops, long t, const float *const *inputs,
     }
 }
 
+/* What one stream set keeps between calls: its table, and the time step, advanced here (so that a call from
+ * Python passes two pointers and nothing else). `inputs[0]` is set from `x`; side inputs are set by the caller. */
+typedef struct {
+    const op_t *ops;
+    long n_ops, t;
+    const float **inputs;
+} run_t;
+
+void atrous_run(run_t *run, const float *x, float *out) {
+    run->inputs[0] = x;
+    atrous_step(run->ops, (int)run->n_ops, run->t, run->inputs, out);
+    run->t++;
+}
+
 int atrous_vector_width(void) { return VL; }
 int atrous_op_size(void) { return (int)sizeof(op_t); }
+int atrous_run_size(void) { return (int)sizeof(run_t); }

@@ -16,6 +16,7 @@ import operator
 import os
 import subprocess
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ _MAX_KERNEL = 64
 
 
 _training = operator.attrgetter("training")
+_training_item = operator.itemgetter("training")  # on a module's __dict__: a third faster than the attribute
 
 
 class _Op(ctypes.Structure):
@@ -45,6 +47,10 @@ class _Op(ctypes.Structure):
                                             "dilation", "span", "index", "pad_")] + \
         [("alpha", ctypes.c_float), ("eps", ctypes.c_float)] + \
         [(n, ctypes.c_void_p) for n in ("src", "src2", "dst", "ring", "w", "b")]
+
+
+class _Run(ctypes.Structure):
+    _fields_ = [("ops", ctypes.c_void_p), ("n_ops", ctypes.c_long), ("t", ctypes.c_long), ("inputs", ctypes.c_void_p)]
 
 
 def build(target: Path = _LIBRARY, compiler: str | None = None) -> Path:
@@ -70,10 +76,13 @@ def _load() -> Any:
                 lib = ctypes.CDLL(str(_LIBRARY))
             except OSError:
                 return None
-            if lib.atrous_op_size() == ctypes.sizeof(_Op):
-                lib.atrous_step.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p,
-                                            ctypes.c_void_p]
-                lib.atrous_step.restype = None
+            try:
+                sizes = lib.atrous_op_size(), lib.atrous_run_size()
+            except AttributeError:  # a library built from an older source
+                return None
+            if sizes == (ctypes.sizeof(_Op), ctypes.sizeof(_Run)):
+                lib.atrous_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+                lib.atrous_run.restype = None
                 _lib = lib
     return _lib
 
@@ -131,7 +140,7 @@ class Native:
     def __init__(self, program: ir.Program, model: nn.Module, batch: int, versions: bool = False) -> None:
         lib = _load()
         assert lib is not None
-        self._lib, self.program, self.batch, self.t = lib, program, batch, 0
+        self._lib, self.program, self.batch = lib, program, batch
         vl = int(lib.atrous_vector_width())
 
         def pad(c: int) -> int:
@@ -198,14 +207,47 @@ class Native:
         self.out_channels = width[out] or 0
         new(_OUTPUT, out, out, self.out_channels)
         self._ops = (_Op * len(ops))(*ops)
-        self._n = len(ops)
         self._inputs = (ctypes.c_void_p * len(inputs))()
-        self._ops_at, self._inputs_at = ctypes.addressof(self._ops), ctypes.addressof(self._inputs)
-        self._out_shape = (batch, self.out_channels, 1)
-        self._call = lib.atrous_step
+        self._run = _Run(ops=ctypes.addressof(self._ops), n_ops=len(ops), t=0, inputs=ctypes.addressof(self._inputs))
         self._follow = Follow(model, versions)
-        self._guards = [m for _, m in program.guards]
         self.refresh()
+        self.step1 = self._step1()
+
+    @property
+    def t(self) -> int:
+        """Samples streamed since the start or the last :meth:`load` (the C step advances it)."""
+        return int(self._run.t)
+
+    @t.setter
+    def t(self, value: int) -> None:
+        self._run.t = value
+
+    def _step1(self) -> Callable[[Tensor], Tensor]:
+        """``step`` for a model with one input, as a closure over everything it reads: the per-sample path of
+        :class:`~atrous.stream.StreamingModule`, where each attribute lookup and argument conversion is a
+        measurable part of a ~20 us step."""
+        run, at, follow, versions = self._lib.atrous_run, ctypes.addressof(self._run), self._follow, \
+            self._follow.versions
+        # refresh is bound to self: the closure keeps the buffers it passes to C by address alive
+        check_eval, refresh = self.program.check_eval, self.refresh
+        guards: tuple[Any, ...] = tuple(m for _, m in self.program.guards)
+        training: Callable[[Any], Any] = _training
+        if all("training" in vars(m) for m in guards):  # nn.Module keeps the flag in the instance dict
+            guards, training = tuple(vars(m) for m in guards), _training_item
+        empty, b, c = torch.empty, self.batch, self.out_channels
+
+        def step1(x: Tensor) -> Tensor:
+            if versions or follow.dirty:
+                if follow.changed():
+                    refresh()
+            if guards and True in map(training, guards):
+                check_eval()
+            if not x.is_contiguous():
+                x = x.contiguous()
+            y = empty(b, c, 1)  # a new tensor every step: callers keep outputs (torch.cat of a list of steps)
+            run(at, x.data_ptr(), y.data_ptr())
+            return y
+        return step1
 
     def refresh(self) -> None:
         """Copy the model's current weights (weight norm computed, batch-norm statistics folded) into the step."""
@@ -239,21 +281,12 @@ class Native:
     def step(self, x: Tensor, *side: Tensor) -> Tensor:
         """One sample ``(B, C_in, 1)`` of every stream (side inputs ``(B, C', 1)`` after it); returns
         ``(B, C_out, 1)`` (a new tensor)."""
-        if self._follow.dirty or self._follow.versions:
-            if self._follow.changed():
-                self.refresh()
-        if self._guards and True in map(_training, self._guards):
-            self.program.check_eval()
-        if not x.is_contiguous():
-            x = x.contiguous()
-        self._inputs[0] = x.data_ptr()
+        if not side:
+            return self.step1(x)
         keep = [v.contiguous() for v in side]  # alive until the call returns
         for i, v in enumerate(keep, 1):
             self._inputs[i] = v.data_ptr()
-        y = torch.empty(self._out_shape)
-        self._call(self._ops_at, self._n, self.t, self._inputs_at, y.data_ptr())
-        self.t += 1
-        return y
+        return self.step1(x)
 
     def state(self) -> tuple[Tensor, ...]:
         """The state in :func:`atrous.stream.step`'s layout ``(B, C, (k - 1) d)``, oldest first (copies)."""

@@ -94,6 +94,8 @@ class StreamingModule:
         self._nlc = self._plan.layout == "NLC"
         self._one = None if self._program is None or "cond" in self._plan.inputs or self._plan.in_channels is None \
             or self._nlc else torch.Size((batch_size, self._plan.in_channels, 1))
+        self._step1 = self._program.step1 if isinstance(self._program, _native.Native) else \
+            None if self._program is None else self._program.step
         self._t = 0
 
     @property
@@ -111,11 +113,12 @@ class StreamingModule:
     def __call__(self, chunk: Tensor, reset: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
         """The output for ``chunk`` ``(B, C_in, T)``; ``reset`` (bool ``(B,)``) restarts the selected streams;
         ``cond`` conditions a conditioned model (``(B, C_cond, T)`` local or ``(B, C_cond, 1)`` global, see
-        :func:`atrous.stream.step`)."""
+        :func:`atrous.stream.step`). The compiled and numpy engines return a new tensor from every one-sample call."""
         # the common case first, checked in a few comparisons: one sample of an unconditioned model on the CPU
-        if reset is None and cond is None and self._one is not None and type(chunk) is Tensor and \
-                chunk.shape == self._one and chunk.dtype == self._dtype and chunk.is_cpu:
-            return self._program.step(chunk)  # type: ignore[union-attr]
+        # (a shape never equals ``_one`` where it is None, and a Tensor subclass takes the long way)
+        if reset is None and cond is None and type(chunk) is Tensor and chunk.shape == self._one and \
+                chunk.dtype == self._dtype and chunk.is_cpu:
+            return self._step1(chunk)  # type: ignore[misc]
         if self._nlc and isinstance(chunk, Tensor) and chunk.dim() == 3:  # the model reads (B, T, C)
             return self._call(chunk.transpose(1, 2), reset, cond).transpose(1, 2)
         return self._call(chunk, reset, cond)
