@@ -20,7 +20,7 @@ from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import IntArg, _per_axis
 from atrous.rf.reads import Reads
 from atrous.rf.reads import reads as read_pattern
-from atrous.rf.schedule import _int, _is_int, _rates, design
+from atrous.rf.schedule import _chain_hole_free, _int, _is_int, _rates, design
 from atrous.rf.stack import RFResult, receptive_field
 
 __all__ = [
@@ -161,19 +161,6 @@ def hdc_check(rates: Sequence[int], kernel: int = 3) -> HDCVerdict:
     k = _int("hdc_check", "kernel", kernel)
     hole_free = _chain_hole_free(r, k)
     return _verdict(r, k, hole_free)
-
-
-def _chain_hole_free(rates: Sequence[int], kernel: int) -> bool:
-    """Whether a chain of stride-1 layers reads every offset of its receptive field: sorted ascending, each
-    rate must be at most the width reached before it (see :func:`atrous.rf.schedule.design`)."""
-    if kernel == 1:
-        return True
-    width = 1
-    for r in sorted(rates):
-        if r > width:
-            return False
-        width += (kernel - 1) * r
-    return True
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,19 @@ def sawtooth(group: Sequence[int], repeats: int) -> list[int]:
     return list(g) * r
 
 
+def _chain_hole_free(rates: Sequence[int], kernel: int) -> bool:
+    """Whether a chain of stride-1 layers reads every offset of its receptive field: sorted ascending, each
+    rate must be at most the width reached before it (see :func:`design`)."""
+    if kernel == 1:
+        return True
+    width = 1
+    for r in sorted(rates):
+        if r > width:
+            return False
+        width += (kernel - 1) * r
+    return True
+
+
 @dataclass(frozen=True)
 class Schedule:
     """Dilation rates of a chain of stride-1 convolutions sharing one kernel size.
@@ -130,8 +143,6 @@ class Schedule:
 
         A hole-free chain is recognised from its rates (sorted ascending, each at most the width before it),
         so a designed schedule with a receptive field of 10**9 answers without a 10**9-long array."""
-        from atrous.rf.gridding import _chain_hole_free
-
         if _chain_hole_free(self.rates, self.kernel):
             return 0
         return support(self.layers(padding="valid")).holes
