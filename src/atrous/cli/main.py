@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
 import traceback
@@ -98,9 +99,47 @@ _ARG = re.compile(r"\b(" + "|".join(FLAGS) + r")=(?![\w'\"(\[])")
 _RULE = re.compile(r"^(\w+): (" + "|".join(FLAGS) + r") must\b")
 
 
+#: the training library's entry points; `atrous train` shows its messages as ``train: ...``
+TRAIN_WHERE = ("TrainConfig", "fit", "TrainConfig.resume_with", "load_checkpoint")
+#: TrainConfig fields and fit keywords that a training message starts with, and the flag that sets each
+TRAIN_FLAGS = {"task": "TASK", "model_kwargs key": "--model-arg", "model_kwargs": "--model-arg",
+               **{name: "--" + name.replace("_", "-") for name in (
+                   "model", "epochs", "steps", "seed", "batch_size", "lr", "optimizer", "clip", "lr_step",
+                   "log_every", "eval_every", "checkpoint_every", "init_from", "threads", "device", "stop_after",
+                   "max_memory", "out")}}
+#: data options with a flag of their own; any other key of TrainConfig.data is set with --data-arg KEY=VALUE
+DATA_FLAGS = ("length", "train_size", "test_size", "data_seed", "limit", "data_dir")
+#: advice the training library gives in Python terms, and the same advice in flags
+TRAIN_ADVICE = (("another out folder", "another --out"), ("raise max_memory", "raise --max-memory (GB)"),
+                ("use device='cpu'", "use --device cpu"), ("a lower lr or a clip", "a lower --lr or a --clip"),
+                ("lower lr or set clip", "lower --lr or set --clip"),
+                ("its weights with init_from", "its weights with --init-from"),
+                ("the out folder of a run", "the --out folder of a run"))
+_REPR = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
+_TRAIN_HEAD = re.compile(r"^(" + "|".join(re.escape(w) for w in TRAIN_WHERE) + r"): (?:(data\['(\w+)'\]|"
+                         + "|".join(re.escape(a) for a in sorted(TRAIN_FLAGS, key=len, reverse=True)) + r")(?= ))?")
+_RESUME = re.compile(r"\bout=(" + _REPR + r"), resume=True\b")
+_INIT_FROM = re.compile(r"\binit_from=(?=['\"])")
+
+
+def _train_flag(m: re.Match[str]) -> str:
+    where, arg, key = m.groups()
+    if arg is None or where == "TrainConfig.resume_with":  # resume_with names fields, as it did on the command line
+        return "train: " + (arg or "")
+    if key is not None:
+        return "train: " + (f"--{key.replace('_', '-')}" if key in DATA_FLAGS else f"--data-arg {key}")
+    return f"train: {TRAIN_FLAGS[arg]}"
+
+
 def _one_line(e: BaseException) -> str:
-    """The message on one line, with the Python arguments it names (``node=``) given as the flags (``--node``)."""
+    """The message on one line, with the Python arguments it names (``node=``, ``lr``, ``data['image']``) given
+    as the flags (``--node``, ``--lr``, ``--data-arg image``)."""
     text = " ".join(str(e).split())
+    text = _TRAIN_HEAD.sub(_train_flag, text)
+    text = _RESUME.sub(lambda m: f"--resume {ast.literal_eval(m.group(1))}", text)
+    text = _INIT_FROM.sub("--init-from ", text)
+    for python, flags in TRAIN_ADVICE:
+        text = text.replace(python, flags)
     text = _RULE.sub(lambda m: f"{m.group(1)}: {FLAGS[m.group(2)]} must", text)
     return _ARG.sub(lambda m: FLAGS[m.group(1)], text)
 

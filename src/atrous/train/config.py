@@ -86,13 +86,22 @@ class TrainConfig:
     device: str | None = None
 
     def resolved(self) -> TrainConfig:
-        """Fill every ``None`` from the task's defaults and check the values."""
+        """Fill every ``None`` from the task's defaults and check the values.
+
+        A bad value raises :class:`~atrous.errors.ConfigError` naming the field (``data['length']`` for a data
+        option); ``atrous train`` shows the same message with the flag (``--length``).
+
+        >>> TrainConfig("adding", lr=float("inf")).resolved()
+        Traceback (most recent call last):
+        ...
+        atrous.errors.ConfigError: TrainConfig: lr must be a finite number > 0, got inf
+        """
         task = get_task(self.task)
         hp = task.hparams
         unknown = [k for k in self.data if k not in task.data and k != "data_seed"]
         if unknown:
             allowed = ", ".join(["data_seed", *task.data]) or "data_seed"
-            raise bad("train", "data option", f"one of {allowed} for task {task.name!r}", unknown[0])
+            raise bad("TrainConfig", "data option", f"one of {allowed} for task {task.name!r}", unknown[0])
         data = {**task.data, "data_seed": 0, **self.data}
         out = replace(
             self,
@@ -124,22 +133,22 @@ class TrainConfig:
             _int("steps", self.steps, 1, MAX_COUNT)
         for key in ("length", "train_size", "test_size", "limit"):
             if self.data.get(key) is not None:
-                _int(key, self.data[key], 1, MAX_COUNT)
-        _int("data_seed", self.data["data_seed"], 0, MAX_SEED)
+                _int(f"data[{key!r}]", self.data[key], 1, MAX_COUNT)
+        _int("data['data_seed']", self.data["data_seed"], 0, MAX_SEED)
         _int("threads", self.threads, 1, max_threads())
         for name in ("deterministic", "conv_benchmark", "conv_auto_channels_last"):
             if not isinstance(getattr(self, name), bool):
-                raise bad("train", name, "True or False", getattr(self, name))
+                raise bad("TrainConfig", name, "True or False", getattr(self, name))
         if self.dtype not in DTYPES:
-            raise bad("train", "dtype", f"one of {', '.join(DTYPES)}", self.dtype)
+            raise bad("TrainConfig", "dtype", f"one of {', '.join(DTYPES)}", self.dtype)
         if self.device is not None and self.device not in ("cpu", "cuda", "mps"):
-            raise bad("train", "device", "a device type (cpu, cuda or mps)", self.device)
-        finite_number("train", "--lr", self.lr, positive=True)
-        finite_number("train", "--clip", self.clip, minimum=0, fix="0 turns clipping off")
+            raise bad("TrainConfig", "device", "a device type (cpu, cuda or mps)", self.device)
+        finite_number("TrainConfig", "lr", self.lr, positive=True)
+        finite_number("TrainConfig", "clip", self.clip, minimum=0, fix="0 turns clipping off")
         if self.optimizer not in OPTIMIZERS:
-            raise bad("train", "--optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
+            raise bad("TrainConfig", "optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
         if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
-            raise bad("train", "--init-from", "a checkpoint file or a run folder", self.init_from)
+            raise bad("TrainConfig", "init_from", "a checkpoint file or a run folder", self.init_from)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -164,8 +173,8 @@ class TrainConfig:
             else:
                 differs = old != value
             if differs:
-                raise ConfigError(f"train: {key} must match the run being resumed ({old!r}), got {value!r}; "
-                                  "start a new run in another --out to change it")
+                raise ConfigError(f"TrainConfig.resume_with: {key} must match the run being resumed ({old!r}), "
+                                  f"got {value!r}; start a new run in another out folder to change it")
         return replace(self, **{k: given[k] for k in RESUMABLE if given.get(k) is not None})
 
 
@@ -174,4 +183,4 @@ MAX_COUNT = 10**9
 
 
 def _int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
-    int_in_range("train", f"--{name.replace('_', '-')}", value, minimum, maximum)
+    int_in_range("TrainConfig", name, value, minimum, maximum)

@@ -70,10 +70,10 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            "cpu" if device == "auto" else device)
     except (RuntimeError, TypeError):
-        raise bad("train", "--device", "a torch device such as cpu, cuda or cuda:1 (or auto)", device) from None
+        raise bad("fit", "device", "a torch device such as cpu, cuda or cuda:1 (or auto)", device) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise bad("train", "--device", "available", device, "this machine has no CUDA device; use --device cpu")
+            raise bad("fit", "device", "available", device, "this machine has no CUDA device; use device='cpu'")
         if dev.index is None:
             dev = torch.device("cuda", local_rank)
     return dev

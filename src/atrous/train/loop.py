@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from atrous._files import atomic_write, remove_stale_temporaries
-from atrous._validate import activation_bytes, check_cap, int_in_range
+from atrous._validate import activation_bytes, check_cap, finite_number, int_in_range
 from atrous.errors import AtrousError, ConfigError
 from atrous.train import distributed, numerics
 from atrous.train.config import MAX_COUNT, TrainConfig
@@ -166,7 +166,9 @@ def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: b
     task = get_task(config.task)
     cfg = config.resolved()
     if stop_after is not None:
-        int_in_range("train", "--stop-after", stop_after, 1, MAX_COUNT)
+        int_in_range("fit", "stop_after", stop_after, 1, MAX_COUNT)
+    if max_memory is not None:
+        finite_number("fit", "max_memory", max_memory, positive=True)
     if resume:
         device = numerics.device_for_resume(cfg.device, device)
     ctx, dev = distributed.setup(device)
@@ -190,28 +192,22 @@ PARAMETER_COPIES = 4
 ACTIVATION_COPIES = 3
 
 
-def _flag(option: str) -> str:
-    """The command-line spelling of a data option: ``--length`` or ``--data-arg image``."""
-    own = ("length", "train_size", "test_size", "data_seed", "limit")
-    return f"--{option.replace('_', '-')}" if option in own else f"--data-arg {option}"
-
-
 def check_memory(cfg: TrainConfig, task: Task, local_batch: int, cap: int) -> None:
     """Refuse a run of ``cfg`` (resolved; ``local_batch`` samples a step in this process) whose memory,
     estimated before anything is allocated, exceeds ``cap`` bytes. Estimated: the epoch's shuffled order, what
     generating one sample needs, the model with its gradients and optimizer state, one batch's activations (the
-    model runs on the meta device: no memory, no arithmetic). The message names the option that sets the part
-    past the cap (``--train-size``, ``--length``, ``--data-arg image``, ``--model-arg``, ...) and its estimate."""
-    fix = "lower it or raise --max-memory (GB)"
+    model runs on the meta device: no memory, no arithmetic). The message names the field that sets the part
+    past the cap (``data['train_size']``, ``data['image']``, ``model_kwargs``, ...) and its estimate."""
+    fix = "lower it or raise max_memory"
     data = cfg.data
     size = data.get("train_size")
     if isinstance(size, int):
-        check_cap("train", "--train-size", size, ORDER_BYTES_PER_SAMPLE * size, cap, "memory", fix)
+        check_cap("TrainConfig", "data['train_size']", size, ORDER_BYTES_PER_SAMPLE * size, cap, "memory", fix)
     shape: tuple[int, ...] | None = None
     if task.sample is not None:
         option, shape, work = task.sample(data)
-        flag = _flag(option)
-        check_cap("train", flag, data[option], work + 4 * task.in_channels * math.prod(shape), cap,
+        field = f"data[{option!r}]"
+        check_cap("TrainConfig", field, data[option], work + 4 * task.in_channels * math.prod(shape), cap,
                   "memory", f"that is what generating one sample needs; {fix}")
     rng = torch.get_rng_state()
     try:
@@ -224,12 +220,12 @@ def check_memory(cfg: TrainConfig, task: Task, local_batch: int, cap: int) -> No
     finally:
         torch.set_rng_state(rng)
     params = sum(p.numel() * p.element_size() for p in meta.parameters())
-    check_cap("train", "--model-arg", dict(cfg.model_kwargs) or cfg.model, PARAMETER_COPIES * params,
+    check_cap("TrainConfig", "model_kwargs", dict(cfg.model_kwargs) or cfg.model, PARAMETER_COPIES * params,
               cap, "memory", f"that is the model with its gradients and optimizer state; {fix}")
     if shape is not None:
         batch = (local_batch, task.in_channels, *shape)
         used = ACTIVATION_COPIES * activation_bytes(meta, batch, example=torch.empty(batch, device="meta"))
-        check_cap("train", flag, data[option], used, cap, "memory",
+        check_cap("TrainConfig", field, data[option], used, cap, "memory",
                   f"that is one batch of {local_batch} samples through the model; {fix}")
 
 
@@ -245,7 +241,7 @@ class _Run:
         self.cfg, self.task, self.out, self.ctx, self.dev = cfg, task, out, ctx, dev
         assert cfg.batch_size is not None and cfg.epochs is not None
         if cfg.batch_size % ctx.world:
-            raise ConfigError(f"train: --batch-size must be a multiple of the number of processes ({ctx.world}), "
+            raise ConfigError(f"TrainConfig: batch_size must be a multiple of the number of processes ({ctx.world}), "
                               f"got {cfg.batch_size}")
         self.local_batch = cfg.batch_size // ctx.world
         if max_memory is not None:
@@ -276,9 +272,9 @@ class _Run:
         if self.ctx.main:
             remove_stale_temporaries(self.out)  # what a killed save left behind
         if resume:
-            ckpt = load_checkpoint(self.out / "last.pt", map_location="cpu")
+            ckpt = load_checkpoint(self.out / "last.pt", map_location="cpu", where="fit")
             if ckpt["world"] != self.ctx.world:
-                raise ConfigError(f"train: resume with as many processes as the run used ({ckpt['world']}), "
+                raise ConfigError(f"fit: resume with as many processes as the run used ({ckpt['world']}), "
                                   f"got {self.ctx.world}")
             self.model.load_state_dict(ckpt["state_dict"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -286,7 +282,7 @@ class _Run:
                 self.scheduler.load_state_dict(ckpt["scheduler"])
             self.state = ckpt["progress"]
             if self.state["step"] > self.total:
-                raise ConfigError(f"train: --steps must be at least the {self.state['step']} steps already run, "
+                raise ConfigError(f"TrainConfig: steps must be at least the {self.state['step']} steps already run, "
                                   f"got {self.cfg.steps}")
             set_rng_state(ckpt["rng"][self.ctx.rank])
             numerics.pin_paths(ckpt)
@@ -295,12 +291,12 @@ class _Run:
                     with open(metrics, "r+b") as f:
                         f.truncate(ckpt["metrics_bytes"])  # drop lines written after the checkpoint
                 except OSError as e:
-                    raise ConfigError(f"train: {str(metrics)!r} must exist and be writable to resume the run, got "
+                    raise ConfigError(f"fit: {str(metrics)!r} must exist and be writable to resume the run, got "
                                       f"{e.strerror or e}; it holds the run's history up to last.pt") from None
         else:
             if (self.out / "last.pt").exists():
-                raise ConfigError(f"train: --out must not hold a run already, got {str(self.out)!r}; resume it "
-                                  f"with --resume {self.out} or choose another --out")
+                raise ConfigError(f"fit: out must not hold a run already, got {str(self.out)!r}; resume it with "
+                                  f"out={str(self.out)!r}, resume=True or choose another out folder")
             seed_everything(self.cfg.seed + self.ctx.rank)  # every rank its own dropout stream
             if self.cfg.init_from is not None:
                 self._init_from(Path(self.cfg.init_from))
@@ -310,7 +306,7 @@ class _Run:
                     atomic_write(self.out / "config.json", json.dumps(self.cfg.as_dict(), indent=2) + "\n")
                     atomic_write(metrics, "")
                 except OSError as e:
-                    raise ConfigError(f"train: --out must be a folder this process can write, got {str(self.out)!r} "
+                    raise ConfigError(f"fit: out must be a folder this process can write, got {str(self.out)!r} "
                                       f"({e.strerror or e})") from None
         if self.ctx.main:
             record_source(self.out, "resume" if resume else "start", self.state["step"])
@@ -319,19 +315,19 @@ class _Run:
         self.log = open(metrics, "a", buffering=1) if self.ctx.main else None
 
     def _init_from(self, path: Path) -> None:
-        """Load the model weights of another run (``--init-from``): same architecture, fresh optimizer."""
+        """Load the model weights of another run (``init_from``): same architecture, fresh optimizer."""
         file = path / "last.pt" if path.is_dir() else path
         if not file.is_file():
-            raise ConfigError(f"train: --init-from must be a checkpoint file or a run folder holding last.pt, got "
+            raise ConfigError(f"TrainConfig: init_from must be a checkpoint file or a run folder holding last.pt, got "
                               f"{str(path)!r}")
-        state = load_checkpoint(file, map_location="cpu").get("state_dict")
+        state = load_checkpoint(file, map_location="cpu", where="fit").get("state_dict")
         if not isinstance(state, dict):
-            raise ConfigError(f"train: --init-from {str(file)!r} holds no model state_dict")
+            raise ConfigError(f"TrainConfig: init_from {str(file)!r} holds no model state_dict")
         try:
             self.model.load_state_dict(state)
         except RuntimeError as err:
             first = str(err).strip().splitlines()
-            raise ConfigError(f"train: --init-from {str(file)!r} does not fit this model ({self.cfg.model} with "
+            raise ConfigError(f"TrainConfig: init_from {str(file)!r} does not fit this model ({self.cfg.model} with "
                               f"{dict(self.cfg.model_kwargs)}): {' '.join(first[:3])}") from None
 
     def _write(self, line: dict[str, Any]) -> None:
@@ -344,9 +340,9 @@ class _Run:
     def _metrics_failed(self, error: OSError) -> ConfigError:
         """A metrics line that could not be written (a full disk): the run stops; ``last.pt`` is untouched, and a
         resume cuts the metrics back to it."""
-        kept = (f"last.pt keeps the run up to its last checkpoint; resume with --resume {self.out} once it can be "
-                "written" if (self.out / "last.pt").exists() else "no checkpoint was saved yet")
-        return ConfigError(f"train: {str(self.out / 'metrics.jsonl')!r} could not be written "
+        kept = (f"last.pt keeps the run up to its last checkpoint; resume with out={str(self.out)!r}, resume=True "
+                "once it can be written" if (self.out / "last.pt").exists() else "no checkpoint was saved yet")
+        return ConfigError(f"fit: {str(self.out / 'metrics.jsonl')!r} could not be written "
                            f"({error.strerror or error}); {kept}")
 
     def _payload(self) -> dict[str, Any]:
@@ -451,10 +447,10 @@ class _Run:
     def _diverged(self, value: float) -> None:
         """Stop: the weights after this step are not finite, so nothing more is saved."""
         kept = self.out / "last.pt"
-        saved = (f"{str(kept)!r} keeps the last good checkpoint; start a new run from it with --init-from "
-                 f"{str(kept)!r} and a lower --lr or a --clip" if kept.exists()
-                 else "no checkpoint was saved yet; lower --lr or set --clip")
-        raise TrainingDiverged(f"train: the loss must stay finite, got {value} at step {self.state['step'] + 1}; "
+        saved = (f"{str(kept)!r} keeps the last good checkpoint; start a new run from it with "
+                 f"init_from={str(kept)!r} and a lower lr or a clip" if kept.exists()
+                 else "no checkpoint was saved yet; lower lr or set clip")
+        raise TrainingDiverged(f"fit: the loss must stay finite, got {value} at step {self.state['step'] + 1}; "
                                f"{saved}")
 
     def _summary(self, status: str) -> dict[str, Any]:
@@ -470,6 +466,6 @@ class _Run:
             try:
                 atomic_write(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
             except OSError as e:
-                raise ConfigError(f"train: {str(self.out / 'summary.json')!r} could not be written "
+                raise ConfigError(f"fit: {str(self.out / 'summary.json')!r} could not be written "
                                   f"({e.strerror or e}); the run's last.pt and metrics are complete") from None
         return summary

@@ -60,7 +60,7 @@ def applied(cfg: TrainConfig) -> Iterator[None]:
 
 
 def device_for_resume(saved: str | None, device: str) -> str:
-    """The ``--device`` a resumed run uses: the saved device type for ``auto``; a different type, or a CUDA run
+    """The ``device`` a resumed run uses: the saved device type for ``auto``; a different type, or a CUDA run
     on a machine without CUDA, is refused (its numbers would not continue)."""
     if saved is None:  # a run saved before the device was recorded
         return device
@@ -71,11 +71,11 @@ def device_for_resume(saved: str | None, device: str) -> str:
     except (RuntimeError, TypeError):
         return device  # the device check names the bad value
     if asked != saved:
-        raise ConfigError(f"train: --device must be a {saved} device like the run being resumed (the numbers depend "
-                          f"on it), got {device!r}; start a new run from its weights with --init-from to change it")
+        raise ConfigError(f"fit: device must be a {saved} device like the run being resumed (the numbers depend "
+                          f"on it), got {device!r}; start a new run from its weights with init_from to change it")
     if saved == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train: the run being resumed trained on cuda and this machine has no CUDA device; resume "
-                          "it where one is available, or start a new run from its weights with --init-from")
+        raise ConfigError("fit: the run being resumed trained on cuda and this machine has no CUDA device; resume "
+                          "it where one is available, or start a new run from its weights with init_from")
     return device
 
 
@@ -90,5 +90,5 @@ def pin_paths(checkpoint: Mapping[str, Any]) -> None:
     try:
         _autotune.pin_choices(paths)
     except ConfigError:
-        raise ConfigError("train: the checkpoint's conv_paths must map configurations to path names; the file was "
+        raise ConfigError("fit: the checkpoint's conv_paths must map configurations to path names; the file was "
                           "not written by this version of atrous train") from None

@@ -65,14 +65,14 @@ def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> No
     try:
         atomic_write_with(path, lambda f: torch.save({"format": FORMAT, **payload}, f))
     except OSError as e:
-        raise ConfigError(f"train: checkpoint {str(path)!r} could not be written ({e.strerror or e}); {kept}") from None
+        raise ConfigError(f"fit: checkpoint {str(path)!r} could not be written ({e.strerror or e}); {kept}") from None
     except RuntimeError as e:  # torch's zip writer reports a failed write as a RuntimeError
-        raise ConfigError(f"train: checkpoint {str(path)!r} could not be written ({' '.join(str(e).split())}); "
+        raise ConfigError(f"fit: checkpoint {str(path)!r} could not be written ({' '.join(str(e).split())}); "
                           f"{kept}") from None
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu", *,
-                    where: str = "train") -> dict[str, Any]:
+                    where: str = "load_checkpoint") -> dict[str, Any]:
     """Read a checkpoint written by ``atrous train`` (``weights_only=True``: no code is unpickled).
 
     An empty, truncated or foreign file, or one that is not a checkpoint of this format, raises
@@ -82,7 +82,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if path.is_dir():
         path = path / "last.pt"
     if not path.is_file():
-        raise ConfigError(f"{where}: checkpoint must exist, got {str(path)!r}; pass the --out folder of a run")
+        raise ConfigError(f"{where}: checkpoint must exist, got {str(path)!r}; pass the out folder of a run")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except (KeyboardInterrupt, MemoryError):
@@ -106,7 +106,7 @@ def load_model(path: str | os.PathLike[str], map_location: str | torch.device = 
     """
     from atrous.models.recurrent import build
 
-    ckpt = load_checkpoint(path, map_location)
+    ckpt = load_checkpoint(path, map_location, where="load_model")
     model = build(ckpt["model"]["name"], **ckpt["model"]["kwargs"])
     model.load_state_dict(ckpt["state_dict"])
     return model.to(map_location).eval()

@@ -247,7 +247,7 @@ def list_tasks() -> list[str]:
 def get_task(name: str) -> Task:
     _load_families()
     if name not in TASKS:
-        raise bad("train", "TASK", f"one of {', '.join(TASKS)}", name)
+        raise bad("TrainConfig", "task", f"one of {', '.join(TASKS)}", name)
     return TASKS[name]
 
 
@@ -274,18 +274,18 @@ def model_kwargs(task: Task, model: str, overrides: Mapping[str, Any] | None = N
     task's channel counts, then ``overrides``."""
     allowed = trainable_models(task)
     if model not in allowed:
-        raise bad("train", "--model", f"one of {', '.join(allowed)}", model)
+        raise bad("TrainConfig", "model", f"one of {', '.join(allowed)}", model)
     params = _builder_params(model)
     # dense classifiers name their output channels num_classes (torchvision's segmentation models do)
     out_name = "out_channels" if "out_channels" in params else "num_classes"
     if "in_channels" not in params or out_name not in params:
-        raise ConfigError(f"train: --model {model!r} cannot be sized for a task: it takes no in_channels and "
+        raise ConfigError(f"TrainConfig: model {model!r} cannot be sized for a task: it takes no in_channels and "
                           "out_channels (or num_classes)")
     kwargs: dict[str, Any] = {"in_channels": task.in_channels, out_name: task.out_channels,
                               **task.models.get(model, {}), **(overrides or {})}
     unknown = [k for k in kwargs if k not in params]
     if unknown:
-        raise bad("train", "--model-arg", f"an argument of {model!r} ({', '.join(params)})", unknown[0])
+        raise bad("TrainConfig", "model_kwargs key", f"an argument of {model!r} ({', '.join(params)})", unknown[0])
     return kwargs
 
 
