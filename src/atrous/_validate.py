@@ -2,8 +2,10 @@
 
 Every check raises :class:`~atrous.errors.ConfigError` with the house message
 ``"<where>: <arg> must be <rule>, got <value!r>"`` and returns the value, converted (``numpy.int64(3)`` -> ``3``).
-``where`` is the public entry point (``"train"``, ``"atrous rf"``, ``"DilatedConv1d"``); ``arg`` is the name the
-caller knows (a keyword argument, or a command-line flag such as ``--lr``).
+``where`` is the public entry point (``"TrainConfig"``, ``"atrous rf"``, ``"DilatedConv1d"``); ``arg`` is the name
+the caller knows: a keyword argument (``lr``) for the Python API, a flag (``--lr``) where only the command line
+checks it. The command line shows a library message with its flags in place of the Python names
+(:func:`atrous.cli.main._one_line`).
 
 Caps: a few arguments decide how much memory or time a call needs (a receptive field's support array, a
 training set, an ERF input). The estimate is computed from the arguments before anything is allocated and
