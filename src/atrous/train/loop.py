@@ -153,7 +153,9 @@ def fit(config: TrainConfig, out: str | Path, *, device: str = "auto", resume: b
             allocated) to need more bytes than this; None: no check.
 
     Raises:
-        ConfigError: a bad setting, a run folder that cannot be written, an estimate past ``max_memory``.
+        ConfigError: a bad setting, a run folder that cannot be written, an estimate past ``max_memory``. The
+            message names the ``TrainConfig`` field (``TrainConfig: lr must be ...``, ``data['length']``,
+            ``model_kwargs``) or the keyword of ``fit`` (``fit: stop_after must be ...``).
         TrainingDiverged: the loss became nan or inf; ``last.pt`` keeps the last good step.
 
     >>> import tempfile
