@@ -140,10 +140,17 @@ def create_copy(model: nn.Module) -> nn.Module:
 
 
 def test_a_signal_asks_for_a_clean_stop():
-    with _StopSignal() as stopper:
-        os.kill(os.getpid(), signal.SIGINT)
-        assert stopper.requested
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # the handler in place before is put back: Python's default, or SIG_IGN when the suite runs in the
+    # background of a non-interactive shell (`nohup make test &`)
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # so that the kill below reaches the run's handler
+    try:
+        with _StopSignal() as stopper:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert stopper.requested
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_the_help_lists_every_registered_task():
