@@ -38,11 +38,9 @@ def tqdm_class() -> Any:
 
 
 @contextmanager
-def bar(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int], None] | None]:
-    """A ``progress(done, total)`` callback drawing one bar, or None when disabled.
-
-    ``enabled=None`` draws it in a notebook or when stderr is a terminal; nothing is drawn until the first call.
-    """
+def _lazy(enabled: bool | None, make: Callable[[], Any]) -> Iterator[Callable[[], Any] | None]:
+    """A getter of one tqdm bar made by ``make`` on first use (nothing is drawn before), closed at the end; None
+    when disabled. ``enabled=None`` draws in a notebook or when stderr is a terminal."""
     if enabled is None:
         enabled = in_notebook() or sys.stderr.isatty()
     if not enabled:
@@ -50,39 +48,46 @@ def bar(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int]
         return
     shown: list[Any] = []
 
-    def update(done: int, total: int) -> None:
+    def get() -> Any:
         if not shown:
-            shown.append(tqdm_class()(total=total, desc=label, leave=False))
-        b = shown[0]
-        b.total = total
-        b.update(done - b.n)
+            shown.append(make())
+        return shown[0]
 
     try:
-        yield update
+        yield get
     finally:
         if shown:
             shown[0].close()
 
 
 @contextmanager
+def bar(label: str, enabled: bool | None = None) -> Iterator[Callable[[int, int], None] | None]:
+    """A ``progress(done, total)`` callback drawing one bar, or None when disabled (see :func:`_lazy`)."""
+    with _lazy(enabled, lambda: tqdm_class()(total=None, desc=label, leave=False)) as get:
+        if get is None:
+            yield None
+            return
+
+        def update(done: int, total: int) -> None:
+            b = get()
+            b.total = total
+            b.update(done - b.n)
+
+        yield update
+
+
+@contextmanager
 def stages(label: str, enabled: bool | None = None) -> Iterator[Callable[[str], None] | None]:
     """A ``say(line)`` callback for work that goes in stages of unknown number (the empirical receptive field's
     passes): one bar counting the stages, showing the latest line; None when disabled (as :func:`bar`)."""
-    if enabled is None:
-        enabled = in_notebook() or sys.stderr.isatty()
-    if not enabled:
-        yield None
-        return
-    shown: list[Any] = []
+    with _lazy(enabled, lambda: tqdm_class()(total=None, desc=label, unit="stage", leave=False)) as get:
+        if get is None:
+            yield None
+            return
 
-    def say(line: str) -> None:
-        if not shown:
-            shown.append(tqdm_class()(total=None, desc=label, unit="stage", leave=False))
-        shown[0].set_postfix_str(line, refresh=False)
-        shown[0].update(1)
+        def say(line: str) -> None:
+            b = get()
+            b.set_postfix_str(line, refresh=False)
+            b.update(1)
 
-    try:
         yield say
-    finally:
-        if shown:
-            shown[0].close()
