@@ -55,25 +55,8 @@ def run1(program: ir.Program, inputs: dict[str, Tensor], rings: list[Tensor], t:
             y = inputs[op.name]
         elif isinstance(op, ir.Conv):
             y = _conv(op, env[op.src], rings, t)  # type: ignore[arg-type]
-        elif isinstance(op, ir.Act):
-            y = ir.act(env[op.src], op.fn, op.alpha)  # type: ignore[arg-type]
-        elif isinstance(op, ir.Gate):
-            y = ir.gate(env[op.src], op.first)  # type: ignore[arg-type]
-        elif isinstance(op, ir.Add):
-            y = env[op.args[0]]  # type: ignore[assignment]
-            for a in op.args[1:]:
-                y = y + env[a]  # type: ignore[operator]
-        elif isinstance(op, ir.Affine):
-            scale, shift = op.params()
-            y = env[op.src] * scale + shift  # type: ignore[operator]
-        elif isinstance(op, ir.Norm):
-            w, b, eps = op.params()
-            v = env[op.src]
-            assert v is not None
-            y = F.layer_norm(v, (v.shape[1],), w, b, eps)
         else:
-            assert isinstance(op, ir.Fn)
-            y = op.fn(env[op.src][:, :, None])[:, :, 0]  # type: ignore[index]
+            y = ir.pointwise(op, env, timed=False)
         env[op.out] = y
     out = env[program.outputs[0]]
     assert out is not None

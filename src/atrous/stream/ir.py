@@ -481,6 +481,33 @@ def gate(h: Tensor, first: str, dim: int = 1) -> Tensor:
     return (a.tanh() if first == "tanh" else a) * b.sigmoid()
 
 
+def pointwise(op: Op, env: list[Tensor | None], timed: bool) -> Tensor:
+    """Any op but :class:`Input` and :class:`Conv` (the ones each executor does its own way) on the values in
+    ``env``: ``(B, C, T)`` tensors when ``timed``, ``(B, C)`` for a single time step."""
+    if isinstance(op, Add):
+        y = env[op.args[0]]
+        for a in op.args[1:]:
+            y = y + env[a]  # type: ignore[operator]
+        assert y is not None
+        return y
+    x = env[op.src]  # type: ignore[attr-defined]
+    assert x is not None
+    if isinstance(op, Act):
+        return act(x, op.fn, op.alpha)
+    if isinstance(op, Gate):
+        return gate(x, op.first)
+    if isinstance(op, Affine):
+        scale, shift = op.params()
+        return x * scale[:, None] + shift[:, None] if timed else x * scale + shift
+    if isinstance(op, Norm):
+        w, b, eps = op.params()
+        if timed:
+            return F.layer_norm(x.transpose(1, 2), (x.shape[1],), w, b, eps).transpose(1, 2)
+        return F.layer_norm(x, (x.shape[1],), w, b, eps)
+    assert isinstance(op, Fn)
+    return op.fn(x) if timed else op.fn(x[:, :, None])[:, :, 0]
+
+
 _CACHE: weakref.WeakKeyDictionary[nn.Module, Program] = weakref.WeakKeyDictionary()
 
 
