@@ -44,6 +44,16 @@ def bai2018() -> None:
     summarize.main(["--markdown", "--curves"])
 
 
+def _runs_and_summary(result: dict, seeds: object, label: str) -> None:
+    """The seeds, run count and wall times of a segmentation result file, then its per-task summary."""
+    walls = [r["wall_s"] for r in result["runs"]]
+    print(f"seeds {seeds}; runs {len(result['runs'])}; wall per run {g(min(walls))}..{g(max(walls))} s")
+    for task, variants in result["summary"].items():
+        print(f"\n{task}{label}: variant | metric: mean ± std [min, max]")
+        for variant, metrics in variants.items():
+            print(f"{variant} | " + " | ".join(f"{m} {stats(s)}" for m, s in metrics.items()))
+
+
 def segmentation() -> None:
     result = _load("vision/results/segmentation.json")
     print("settings: variant | model args | RF of the logits (px; None: position-dependent) | parameters")
@@ -51,25 +61,14 @@ def segmentation() -> None:
         run = next(r for r in result["runs"] if r["variant"] == variant)
         rf = None if run["receptive_field"] is None else run["receptive_field"][0]
         print(f"{variant} | {json.dumps(args)} | {rf} | {run['parameters']}")
-    seeds = sorted({r["seed"] for r in result["runs"]})
-    walls = [r["wall_s"] for r in result["runs"]]
-    print(f"seeds {seeds}; runs {len(result['runs'])}; wall per run {g(min(walls))}..{g(max(walls))} s")
-    for task, variants in result["summary"].items():
-        print(f"\n{task}: variant | metric: mean ± std [min, max]")
-        for variant, metrics in variants.items():
-            print(f"{variant} | " + " | ".join(f"{m} {stats(s)}" for m, s in metrics.items()))
+    _runs_and_summary(result, sorted({r["seed"] for r in result["runs"]}), "")
     if (HERE / "vision/results/segmentation_arms.json").exists():
         arms = _load("vision/results/segmentation_arms.json")
         print("\narms (segmentation_arms.json): variant | model args | parameters")
         for variant, args in arms["variants"].items():
             run = next(r for r in arms["runs"] if r["variant"] == variant)
             print(f"{variant} | {json.dumps(args)} | {run['parameters']}")
-        walls = [r["wall_s"] for r in arms["runs"]]
-        print(f"seeds {arms['seeds']}; runs {len(arms['runs'])}; wall per run {g(min(walls))}..{g(max(walls))} s")
-        for task, variants in arms["summary"].items():
-            print(f"\n{task} (arms): variant | metric: mean ± std [min, max]")
-            for variant, metrics in variants.items():
-                print(f"{variant} | " + " | ".join(f"{m} {stats(s)}" for m, s in metrics.items()))
+        _runs_and_summary(arms, arms["seeds"], " (arms)")
 
 
 def vision() -> None:
