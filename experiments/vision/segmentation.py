@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,33 +77,45 @@ def examples(task: str, runs: Path, seed: int = 0) -> dict[str, np.ndarray]:
     return out
 
 
-def main() -> None:
-    from atrous.train.provenance import require_clean
-
-    require_clean("vision/segmentation.py")  # --allow-dirty: write results from uncommitted code anyway
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def grid(doc: str, variants: Mapping[str, Any], one_run: Callable[[str, str, int, Path], dict[str, Any]]
+         ) -> tuple[argparse.Namespace, list[int], list[dict[str, Any]], dict[str, Any], float]:
+    """Parse the command line (--runs, --tasks, --seeds), run every task × seed × variant with ``one_run`` on one
+    thread, printing each run's metrics; return the options, the seeds, the rows, the per-task summary (mean and
+    spread of each metric) and the wall time."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "segmentation")
     parser.add_argument("--tasks", default="lanes,nuclei")
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.monotonic()
-    tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
+    args.tasks = args.tasks.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    width = max(len(v) for v in variants) + 2
     rows = []
-    for task in tasks:
+    for task in args.tasks:
         for seed in seeds:
-            for variant in VARIANTS:
+            for variant in variants:
                 row = one_run(task, variant, seed, args.runs)
-                print(f"{task:7s} {variant:15s} seed {seed}: " +
+                print(f"{task:7s} {variant:{width}s} seed {seed}: " +
                       " ".join(f"{k} {v:.3f}" for k, v in row["metrics"].items()) + f"  ({row['wall_s']:.0f} s)",
                       flush=True)
                 rows.append(row)
     summary = {task: {variant: {m: mean_spread([r["metrics"][m] for r in rows
                                                 if r["task"] == task and r["variant"] == variant])
                                 for m in METRICS[task]}
-                      for variant in VARIANTS} for task in tasks}
+                      for variant in variants} for task in args.tasks}
+    return args, seeds, rows, summary, round(time.monotonic() - started, 1)
+
+
+def main() -> None:
+    from atrous.train.provenance import require_clean
+
+    require_clean("vision/segmentation.py")  # --allow-dirty: write results from uncommitted code anyway
+    args, seeds, rows, summary, wall = grid(__doc__, VARIANTS, one_run)
+    tasks = args.tasks
     write("segmentation.json", {"environment": environment(), "seeds": seeds, "variants": VARIANTS, "runs": rows,
-                                "summary": summary, "wall_s": round(time.monotonic() - started, 1)})
+                                "summary": summary, "wall_s": wall})
     np.savez_compressed(RESULTS / "segmentation_examples.npz",
                         **{f"{task}/{k}": v for task in tasks for k, v in examples(task, args.runs).items()})
 

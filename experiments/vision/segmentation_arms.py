@@ -19,14 +19,11 @@ Writes experiments/vision/results/segmentation_arms.json (runs already in --runs
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 from typing import Any
 
-import torch
-from _common import ROOT, command, environment, mean_spread, train, write
-from segmentation import METRICS
+from _common import command, environment, train, write
+from segmentation import METRICS, grid
 
 ARMS: dict[str, dict[str, Any]] = {
     "undilated ASPP + decoder": {"dilated": False, "rates": [1, 1, 1], "decoder": True},
@@ -50,29 +47,9 @@ def main() -> None:
     from atrous.train.provenance import require_clean
 
     state = require_clean("vision/segmentation_arms.py")  # --allow-dirty: write results from uncommitted code
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "segmentation")
-    parser.add_argument("--tasks", default="lanes,nuclei")
-    parser.add_argument("--seeds", default="0,1,2")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    started = time.monotonic()
-    tasks, seeds = args.tasks.split(","), [int(s) for s in args.seeds.split(",")]
-    rows = []
-    for task in tasks:
-        for seed in seeds:
-            for arm in ARMS:
-                row = one_run(task, arm, seed, args.runs)
-                print(f"{task:7s} {arm:28s} seed {seed}: " +
-                      " ".join(f"{k} {v:.3f}" for k, v in row["metrics"].items()) + f"  ({row['wall_s']:.0f} s)",
-                      flush=True)
-                rows.append(row)
-    summary = {task: {arm: {m: mean_spread([r["metrics"][m] for r in rows if r["task"] == task and r["variant"] == arm])
-                            for m in METRICS[task]} for arm in ARMS} for task in tasks}
+    _, seeds, rows, summary, wall = grid(__doc__, ARMS, one_run)
     write("segmentation_arms.json", {"environment": {**environment(), "dirty": state["dirty"]}, "seeds": seeds,
-                                     "variants": ARMS, "runs": rows, "summary": summary,
-                                     "wall_s": round(time.monotonic() - started, 1)})
-
+                                     "variants": ARMS, "runs": rows, "summary": summary, "wall_s": wall})
 
 if __name__ == "__main__":
     main()
