@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["bar", "in_notebook", "stages", "tqdm_class"]
+__all__ = ["bar", "in_notebook", "stages", "tqdm_class", "wanted"]
 
 
 def in_notebook() -> bool:
@@ -20,6 +20,11 @@ def in_notebook() -> bool:
     except Exception:
         return False
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+
+
+def wanted(enabled: bool | None) -> bool:
+    """Whether to draw progress: ``enabled``, or for None, inside a notebook or when stderr is a terminal."""
+    return enabled if enabled is not None else in_notebook() or sys.stderr.isatty()
 
 
 def tqdm_class() -> Any:
@@ -40,10 +45,8 @@ def tqdm_class() -> Any:
 @contextmanager
 def _lazy(enabled: bool | None, make: Callable[[], Any]) -> Iterator[Callable[[], Any] | None]:
     """A getter of one tqdm bar made by ``make`` on first use (nothing is drawn before), closed at the end; None
-    when disabled. ``enabled=None`` draws in a notebook or when stderr is a terminal."""
-    if enabled is None:
-        enabled = in_notebook() or sys.stderr.isatty()
-    if not enabled:
+    when disabled (see :func:`wanted`)."""
+    if not wanted(enabled):
         yield None
         return
     shown: list[Any] = []

@@ -59,8 +59,9 @@ class _DilatedConvNd(nn.Module):
         factory = {"device": device, "dtype": dtype}
         if torch.device(device if device is not None else torch.get_default_device()).type == "cpu":
             weights = out_channels * (in_channels // groups) * math.prod(self.kernel_size) + out_channels
+            itemsize = (dtype or torch.get_default_dtype()).itemsize
             fits_in_ram(where, "out_channels x in_channels x kernel_size", (out_channels, in_channels,
-                        self.kernel_size), 4 * weights, "its weights")
+                        self.kernel_size), itemsize * weights, "its weights")
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **factory))
         self.bias = nn.Parameter(torch.empty(out_channels, **factory)) if bias else None
         self.reset_parameters()

@@ -16,11 +16,10 @@ class Progress:
 
     def __init__(self, total: int, initial: int = 0, enabled: bool | None = True, stream: TextIO | None = None,
                  width: int = 24) -> None:
-        from atrous._progress import in_notebook, tqdm_class
+        from atrous._progress import in_notebook, tqdm_class, wanted
 
         notebook = in_notebook() and stream is None
-        if enabled is None:
-            enabled = notebook or sys.stderr.isatty()
+        enabled = wanted(enabled)
         self.total, self.enabled, self.width = max(total, 1), enabled, width
         self.stream = stream or sys.stderr
         self._start, self._initial, self._drawn = time.monotonic(), initial, 0.0
