@@ -19,12 +19,13 @@ def _module(name):
     return module
 
 
-def _run(folder: Path, seed: int, curve: list[float], epochs: int, finished: bool) -> None:
+def _run(folder: Path, seed: int, curve: list[float], epochs: int, finished: bool, task: str = "adding",
+         metric: str = "test_mse", lr: float = 2e-3) -> None:
     folder.mkdir(parents=True)
-    config = {"task": "adding", "model": "tcn", "epochs": epochs, "steps": None, "seed": seed, "batch_size": 32,
+    config = {"task": task, "model": "tcn", "epochs": epochs, "steps": None, "seed": seed, "batch_size": 32, "lr": lr,
               "data": {"length": 600, "train_size": 320, "test_size": 100, "data_seed": seed}}
     (folder / "config.json").write_text(json.dumps(config))
-    lines = [{"kind": "eval", "step": 10 * (e + 1), "epoch": e + 1, "test_mse": v} for e, v in enumerate(curve)]
+    lines = [{"kind": "eval", "step": 10 * (e + 1), "epoch": e + 1, metric: v} for e, v in enumerate(curve)]
     (folder / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     (folder / "source.jsonl").write_text(json.dumps({"event": "start", "step": 0, "commit": "a" * 40,
                                                      "dirty": False}) + "\n")
@@ -68,3 +69,17 @@ def test_summarize_help_and_a_missing_store(tmp_path, capsys):
     assert done.value.code == 0 and "results store" in capsys.readouterr().out
     assert summarize.main(["--store", str(tmp_path / "none")]) == 2
     assert "--store must be a folder" in capsys.readouterr().err
+
+
+def test_the_digits_sweep_seed_is_grouped_apart_and_tasks_filter(tmp_path, capsys):
+    collect, summarize = _module("collect"), _module("summarize")
+    runs, store = tmp_path / "runs", tmp_path / "store"
+    _run(runs / "adding-tcn-seed0", 0, [0.17, 4e-5], 2, True)
+    for seed, acc in ((0, 0.99), (1, 0.97), (2, 0.95)):  # seed 0 chose the rate; 1 and 2 are the comparison
+        _run(runs / f"digits-tcn-seed{seed}-lr5e-3", seed, [0.5, acc], 2, True, "digits", "test_accuracy", 5e-3)
+    assert collect.main(["--runs", str(runs), "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert summarize.main(["--store", str(store), "--json", "--task", "digits"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    assert [(g["task"], g["seeds"], g["budget"], g["final, mean"]) for g in groups] == [
+        ("digits", "2 (1, 2)", "2 epochs", "0.96"), ("digits", "1 (0)", "2 epochs, lr sweep", "0.99")]
