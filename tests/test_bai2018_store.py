@@ -83,3 +83,36 @@ def test_the_digits_sweep_seed_is_grouped_apart_and_tasks_filter(tmp_path, capsy
     groups = json.loads(capsys.readouterr().out)["groups"]
     assert [(g["task"], g["seeds"], g["budget"], g["final, mean"]) for g in groups] == [
         ("digits", "2 (1, 2)", "2 epochs", "0.96"), ("digits", "1 (0)", "2 epochs, lr sweep", "0.99")]
+
+
+def test_collect_counts_a_killed_process_and_leaves_unchanged_runs(tmp_path, capsys):
+    """A run killed without an end line and resumed: its first process counts up to its last logged step, the
+    evaluation it logged twice counts once, and collecting again leaves the stored run (and its date) alone."""
+    collect, summarize = _module("collect"), _module("summarize")
+    runs, store = tmp_path / "runs", tmp_path / "store"
+    run = runs / "adding-tcn-seed0"
+    _run(run, 0, [0.17, 0.17, 4e-5], 3, True)
+    lines = [{"kind": "train", "step": 5, "epoch": 1, "loss": 1.0, "time": 40.0},
+             {"kind": "eval", "step": 10, "epoch": 1, "test_mse": 0.17},
+             {"kind": "train", "step": 15, "epoch": 2, "loss": 1.0, "time": 52.5},  # the killed process's last line
+             {"kind": "eval", "step": 10, "epoch": 1, "test_mse": 0.17},  # the resumed process evaluates again
+             {"kind": "train", "step": 15, "epoch": 2, "loss": 1.0, "time": 7.0},
+             {"kind": "eval", "step": 20, "epoch": 2, "test_mse": 0.17},
+             {"kind": "eval", "step": 30, "epoch": 3, "test_mse": 4e-5}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    wall = [{"event": "start", "start_s": 100}, {"event": "resume", "start_s": 1000}, {"event": "end", "end_s": 1030}]
+    (run / "wall.jsonl").write_text("".join(json.dumps(x) + "\n" for x in wall))
+    assert collect.main(["--runs", str(runs), "--store", str(store)]) == 0
+    record = json.loads((store / run.name / "run.json").read_text())
+    assert record["killed_and_resumed"] == 1 and record["epochs_done"] == 3
+    assert record["wall_s"] == 52.5 + 30  # the killed process to its last line, the resumed one start to end
+    capsys.readouterr()
+    assert summarize.main(["--store", str(store), "--json", "--curves"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["runs"][0]["curve"] == [[1, 0.17], [2, 0.17], [3, 4e-5]]
+
+    stamped = (store / run.name / "run.json").read_text()
+    (store / run.name / "run.json").write_text(stamped.replace(record["collected"], "2000-01-01T00:00:00Z"))
+    assert collect.main(["--runs", str(runs), "--store", str(store)]) == 0
+    assert "unchanged adding-tcn-seed0" in capsys.readouterr().out
+    assert "2000-01-01T00:00:00Z" in (store / run.name / "run.json").read_text()

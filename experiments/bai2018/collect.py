@@ -4,10 +4,11 @@
 
 For each run folder it copies the small files (config.json, metrics.jsonl, source.jsonl, wall.jsonl,
 command.txt, summary.json), never the checkpoints, and writes run.json: finished or partial, steps and epochs
-done, wall-clock seconds (from wall.jsonl, the launcher's record; an unfinished segment counts up to now), and
-the commit and dirty state of every start and resume (from source.jsonl). Only finished runs are collected unless
---partial is given; a partial run is labelled so in run.json and by summarize.py. Collecting again replaces a
-run's folder in the store, so a partial run becomes a finished one once it ends.
+done, wall-clock seconds (from wall.jsonl, the launcher's record; an unfinished segment counts up to now, a killed
+and resumed one up to its last logged step), and the commit and dirty state of every start and resume (from
+source.jsonl). Only finished runs are collected unless --partial is given; a partial run is labelled so in run.json
+and by summarize.py. Collecting again replaces a run's folder in the store, so a partial run becomes a finished one
+once it ends; a finished run whose files have not changed is left as it is.
 """
 
 from __future__ import annotations
@@ -29,22 +30,43 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def wall_seconds(run: Path, now: float | None = None) -> tuple[float | None, bool]:
-    """Seconds the run's processes ran (sum over starts and resumes) and whether one is still running."""
+def _logged_seconds(metrics: list[dict]) -> list[float]:
+    """The last logged time of each process of a run: the trainer's clock restarts at every start and resume."""
+    segments: list[float] = []
+    last = None
+    for m in metrics:
+        if "time" not in m:
+            continue
+        if last is None or m["time"] < last:
+            segments.append(0.0)
+        segments[-1] = last = m["time"]
+    return segments
+
+
+def wall_seconds(run: Path, now: float | None = None) -> tuple[float | None, bool, int]:
+    """Seconds the run's processes ran (sum over starts and resumes), whether one is still running, and how many
+    were killed without an end line. A killed process counts up to its last logged step (the trainer's own clock),
+    so the few seconds between that line and the kill are missing: the total is then a lower bound."""
     events = _lines(run / "wall.jsonl")
     if not events:
-        return None, False
-    total, started, open_ = 0.0, None, False
+        return None, False, 0
+    logged = _logged_seconds(_lines(run / "metrics.jsonl"))
+    if len(logged) != sum(e["event"] in ("start", "resume") for e in events):
+        logged = []  # a process that logged nothing: the segments cannot be matched, count killed ones as 0 s
+    total, started, open_, killed, segment = 0.0, None, False, 0, -1
     for e in events:
         if e["event"] in ("start", "resume"):
-            started = e["start_s"]
+            if started is not None:  # the previous process was killed before it could write its end line
+                total += logged[segment] if 0 <= segment < len(logged) else 0.0
+                killed += 1
+            started, segment = e["start_s"], segment + 1
         elif e["event"] == "end" and started is not None:
             total += e["end_s"] - started
             started = None
     if started is not None:  # still running (or killed without an end line)
         total += (time.time() if now is None else now) - started
         open_ = True
-    return total, open_
+    return total, open_, killed
 
 
 def _planned_steps(config: dict) -> int | None:
@@ -63,20 +85,31 @@ def record(run: Path) -> dict:
     evals = [m for m in metrics if m["kind"] == "eval"]
     steps = max((m["step"] for m in metrics), default=0)
     finished = summary is not None and summary["status"] == "finished" and summary["step"] == summary["steps"]
-    wall, running = wall_seconds(run)
+    wall, running, killed = wall_seconds(run)
     sources = _lines(run / "source.jsonl")
     return {
         "name": run.name, "task": config["task"], "model": config["model"], "seed": config["seed"],
         "data_seed": config["data"].get("data_seed"), "status": "finished" if finished else "partial",
         "running_when_collected": running, "step": steps,
         "steps": summary["steps"] if summary is not None else _planned_steps(config),
-        "epochs_done": len(evals), "epochs": config["epochs"],
+        "epochs_done": len({m["epoch"] for m in evals}), "epochs": config["epochs"],
         "params": None if summary is None else summary["params"],
-        "wall_s": None if wall is None else round(wall, 1),
+        "wall_s": None if wall is None else round(wall, 1), "killed_and_resumed": killed,
         "commits": sorted({s["commit"] for s in sources if s.get("commit")}),
         "dirty": any(bool(s.get("dirty")) for s in sources) if sources else None,
         "collected": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _unchanged(run: Path, target: Path, info: dict) -> bool:
+    """True when the store already holds this finished run with the same files (collecting again leaves it, the
+    date it was collected included)."""
+    if info["running_when_collected"] or not (target / "run.json").exists():
+        return False
+    if json.loads((target / "run.json").read_text())["status"] != info["status"]:
+        return False
+    return all((run / n).exists() == (target / n).exists()
+               and (not (run / n).exists() or (run / n).read_bytes() == (target / n).read_bytes()) for n in FILES)
 
 
 def collect(runs: Path, store: Path, partial: bool) -> list[dict]:
@@ -88,6 +121,9 @@ def collect(runs: Path, store: Path, partial: bool) -> list[dict]:
                   "--partial collects it labelled as partial")
             continue
         target = store / run.name
+        if _unchanged(run, target, info):
+            print(f"unchanged {run.name}")
+            continue
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)

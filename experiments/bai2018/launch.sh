@@ -4,7 +4,8 @@
 #   e.g. bash experiments/bai2018/launch.sh copy tcn 0            # TCN copy memory T=1000, seed 0, paper's budget
 #        bash experiments/bai2018/launch.sh adding gru 0          # GRU adding T=600 at the TCN's budget
 # The run folder is $RUNS/TASK-MODEL-seedSEED (RUNS defaults to runs/bai2018, which git ignores). A folder that
-# already holds last.pt is resumed (`atrous train --resume`), so the same command continues a killed run.
+# already holds last.pt is resumed (`atrous train --resume`), so the same command continues a killed run; a
+# finished one is left as it is.
 # Each start and end is appended to the folder's wall.jsonl (UTC and seconds), the output goes to train.log and
 # the process id to pid. Copy finished runs into the committed store with collect.py.
 # Environment: PYTHON (default: python), RUNS, MAX_JOBS (default 1: refuse to start while that many launched
@@ -12,7 +13,7 @@
 # TAG=lr1e-3 for a learning-rate sweep), FOREGROUND=1 (run here and wait: what queue.sh uses).
 set -euo pipefail
 if [ $# -lt 3 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 task=$1 model=$2 seed=$3
@@ -45,6 +46,10 @@ if [ "$alive" -ge "$MAX_JOBS" ]; then
   echo "launch.sh: $alive launched run(s) alive, MAX_JOBS is $MAX_JOBS; wait, or raise MAX_JOBS" >&2; exit 1
 fi
 
+if [ -f "$out/summary.json" ] && grep -q '"status": "finished"' "$out/summary.json"; then
+  echo "$out is finished (its summary.json says so): nothing to run"  # its records stay as they are
+  exit 0
+fi
 if [ -f "$out/last.pt" ]; then
   cmd=("$PYTHON" -m atrous train --resume "$out" --quiet "$@")
   event=resume

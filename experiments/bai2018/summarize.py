@@ -53,7 +53,8 @@ def load(store: Path) -> list[dict]:
             continue
         key, published, what, epochs, plateau = PAPER[info["task"]]
         lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        evals = [(m["epoch"], m[key]) for m in lines if m["kind"] == "eval" and key in m]
+        # a run killed and resumed may log an epoch's evaluation twice: keep one per epoch
+        evals = sorted({m["epoch"]: m[key] for m in lines if m["kind"] == "eval" and key in m}.items())
         lower = info["task"] in ("adding", "copy")
         paper = published.get(info["model"])
         best = (min if lower else max)(evals, key=lambda e: e[1]) if evals else None
