@@ -86,8 +86,8 @@ def test_the_digits_sweep_seed_is_grouped_apart_and_tasks_filter(tmp_path, capsy
 
 
 def test_collect_counts_a_killed_process_and_leaves_unchanged_runs(tmp_path, capsys):
-    """A run killed without an end line and resumed: its first process counts up to its last logged step, the
-    evaluation it logged twice counts once, and collecting again leaves the stored run (and its date) alone."""
+    """A run killed without an end line and resumed: its first process counts up to its last logged step, an
+    evaluation found twice counts once, and collecting again leaves the stored run (and its date) alone."""
     collect, summarize = _module("collect"), _module("summarize")
     runs, store = tmp_path / "runs", tmp_path / "store"
     run = runs / "adding-tcn-seed0"
@@ -95,7 +95,7 @@ def test_collect_counts_a_killed_process_and_leaves_unchanged_runs(tmp_path, cap
     lines = [{"kind": "train", "step": 5, "epoch": 1, "loss": 1.0, "time": 40.0},
              {"kind": "eval", "step": 10, "epoch": 1, "test_mse": 0.17},
              {"kind": "train", "step": 15, "epoch": 2, "loss": 1.0, "time": 52.5},  # the killed process's last line
-             {"kind": "eval", "step": 10, "epoch": 1, "test_mse": 0.17},  # the resumed process evaluates again
+             {"kind": "eval", "step": 10, "epoch": 1, "test_mse": 0.17},  # the same epoch twice
              {"kind": "train", "step": 15, "epoch": 2, "loss": 1.0, "time": 7.0},
              {"kind": "eval", "step": 20, "epoch": 2, "test_mse": 0.17},
              {"kind": "eval", "step": 30, "epoch": 3, "test_mse": 4e-5}]

@@ -53,7 +53,7 @@ def load(store: Path) -> list[dict]:
             continue
         key, published, what, epochs, plateau = PAPER[info["task"]]
         lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        # a run killed and resumed may log an epoch's evaluation twice: keep one per epoch
+        # one evaluation per epoch, should a metrics file hold one twice
         evals = sorted({m["epoch"]: m[key] for m in lines if m["kind"] == "eval" and key in m}.items())
         lower = info["task"] in ("adding", "copy")
         paper = published.get(info["model"])

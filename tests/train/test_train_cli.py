@@ -153,6 +153,20 @@ def test_a_signal_asks_for_a_clean_stop():
         signal.signal(signal.SIGINT, before)
 
 
+def test_an_ignored_signal_stays_ignored():
+    # a run started with SIGINT ignored (`nohup atrous train ... &`) is not stopped by a Ctrl-C meant for the shell
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _StopSignal() as stopper:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            assert not stopper.requested
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_the_help_lists_every_registered_task():
     from atrous.cli.train_cmd import TASK_NAMES
     from atrous.train import list_tasks

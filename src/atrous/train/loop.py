@@ -105,7 +105,8 @@ def evaluate(model: nn.Module, task: Task, datasets: dict[str, Dataset[Any]], ba
 
 class _StopSignal:
     """SIGINT / SIGTERM ask the loop to stop at the next step boundary (after saving ``last.pt``); a second
-    SIGINT interrupts at once."""
+    SIGINT interrupts at once. A signal the process was started to ignore (``nohup``, a shell's background job)
+    stays ignored."""
 
     def __init__(self) -> None:
         self.requested = False
@@ -114,7 +115,8 @@ class _StopSignal:
     def __enter__(self) -> _StopSignal:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self._saved[sig] = signal.signal(sig, self._handle)
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._saved[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
