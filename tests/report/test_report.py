@@ -77,3 +77,24 @@ def test_untraceable_model_still_gets_an_erf_and_says_why() -> None:
     assert data.summary is None and "analysis_error" in d and d["erf"]["width95"] == [5]
     page = render_html(data)
     assert "could not be traced" in page and "<h2>Effective receptive field</h2>" in page
+
+
+def test_a_wide_field_gets_its_cut_off_from_a_grid_fine_enough_for_it() -> None:
+    """A causal k=2 stack at rates 1..512 reads 1,024 inputs, so its -3 dB point lies near pi / 1024, below the first
+    step of the 512-point plotted grid. The report's cut-off must agree with a direct search on a 2-million-point
+    grid within one step of its own grid, and the figure must reach down to it."""
+    from atrous import rf
+
+    net = nn.Sequential(*[nn.Conv1d(1, 1, 2, dilation=2**i) for i in range(10)])
+    data = collect(net, (1, 1, 2048), erf=False)
+    (f,) = data.frequency
+    layers = [rf.conv(2, dilation=2**i) for i in range(10)]
+    omega, h = rf.stack_response(layers, n=2**21)
+    exact = float(omega[np.flatnonzero(np.abs(h) <= 1 / np.sqrt(2))[0]])
+    assert f.cutoff is not None and f.cutoff_step < np.pi / 511 / 20
+    assert abs(f.cutoff - exact) <= f.cutoff_step + np.pi / (2**21 - 1)
+    assert f.alias_free_stride == int(np.pi // f.cutoff)  # so within a grid step's share of pi / exact
+    assert abs(f.alias_free_stride - np.pi / exact) <= np.pi / exact * f.cutoff_step / exact + 1
+    assert f.omega[1] < exact / 10 and np.allclose(f.omega[-1], np.pi)  # the figure starts well below it
+    plotted = f.omega[f.omega >= np.pi / 511 - 1e-12]
+    assert np.allclose(plotted, np.linspace(0, np.pi, 512)[1:])  # and keeps the even 512-point grid above

@@ -14,7 +14,7 @@ from torch import nn
 from atrous import rf
 from atrous.analysis.erf import ERF, effective_rf, path_count_erf
 from atrous.errors import AtrousError, UnsupportedOpError
-from atrous.report.data import Frequency, ReportData, RunInfo
+from atrous.report.data import MAX_CUT_POINTS, PLOT_POINTS, Frequency, ReportData, RunInfo
 from atrous.report.explorer import explore
 from atrous.report.recommend import recommendations
 from atrous.report.result import Report
@@ -30,14 +30,26 @@ def _graph_node(summary: dict[str, Any]) -> str:
     return str(last["node"] if summary["rf"]["global"] and last else summary["graph_node"])
 
 
+def _frequency_grid(span: int) -> tuple[int, np.ndarray]:
+    """Points on [0, pi] of a grid fine enough for a field of ``span`` inputs (its cut-off lies near pi / span),
+    and the indices of it that are plotted: every m-th point (PLOT_POINTS of them, evenly spaced) and, when the
+    grid is finer than that, PLOT_POINTS more spaced evenly on a log scale below the first of those."""
+    m = min(MAX_CUT_POINTS // (PLOT_POINTS - 1), max(1, -(-32 * span // (PLOT_POINTS - 1))))
+    n = (PLOT_POINTS - 1) * m + 1  # so that the plotted even points are points of the fine grid
+    even = np.arange(0, n, m)
+    low = np.unique(np.geomspace(1, m, PLOT_POINTS).round().astype(np.int64)) if m > 1 else np.zeros(0, np.int64)
+    return n, np.union1d(even, low)
+
+
 def _frequency(graph: rf.Graph, result: rf.RFResult, holes: int, hdc_ok: bool) -> list[Frequency]:
     out = []
     node_rf = result.output
     for axis in range(graph.dims):
-        omega, h = rf.stack_response(graph, n=512, axis=axis)
-        mag = np.abs(h)
-        below = np.flatnonzero(mag <= 1 / math.sqrt(2))
-        cut = float(omega[below[0]]) if below.size else None
+        # the cut-off and the aliased energy on the fine grid; the figure draws a subset of it
+        n, shown = _frequency_grid(max(1, int(node_rf.size[axis])))
+        omega_all, h_all = rf.stack_response(graph, n=n, axis=axis)
+        below = np.flatnonzero(np.abs(h_all) <= 1 / math.sqrt(2))
+        cut = float(omega_all[below[0]]) if below.size else None
         layers = []
         for node in graph.nodes[: graph.output + 1]:
             layer = node.layer
@@ -47,10 +59,10 @@ def _frequency(graph: rf.Graph, result: rf.RFResult, holes: int, hdc_ok: bool) -
             if int(in_jump) != in_jump:  # a layer running after an upsampling, at a fractional jump
                 continue
             rate = int(layer.dilation[axis] * in_jump)
-            _, hl = rf.frequency_response(layer.kernel[axis], rate, n=512)
-            layers.append((node.name, int(layer.kernel[axis]), rate, np.abs(hl)))
+            _, hl = rf.frequency_response(layer.kernel[axis], rate, n=n)
+            layers.append((node.name, int(layer.kernel[axis]), rate, np.abs(hl[shown])))
         stride = float(node_rf.jump[axis])
-        energy = float(rf.aliased_energy((omega, h), max(1, round(stride)))) if stride >= 1 else 0.0
+        energy = float(rf.aliased_energy((omega_all, h_all), max(1, round(stride)))) if stride >= 1 else 0.0
         free = None if cut is None else max(1, math.floor(math.pi / cut))
         if holes > 0:
             verdict, why = "high", (f"{holes} input offsets inside the receptive field are never read: outputs "
@@ -64,7 +76,8 @@ def _frequency(graph: rf.Graph, result: rf.RFResult, holes: int, hdc_ok: bool) -
             verdict, why = "moderate", "; ".join(parts)
         else:
             verdict, why = "low", "every offset is read and the HDC rules hold"
-        out.append(Frequency(axis, omega, mag, layers, cut, stride, free, energy, verdict, why))
+        out.append(Frequency(axis, omega_all[shown], np.abs(h_all[shown]), layers, cut, stride, free, energy, verdict,
+                             why, float(omega_all[1])))
     return out
 
 

@@ -75,12 +75,17 @@ class RunInfo:
     model_args: dict[str, Any]
 
 
+#: evenly spaced frequency points on [0, pi] drawn in the frequency figure, and the most points of the finer grid
+#: the cut-off is searched on (see collect._frequency_grid)
+PLOT_POINTS, MAX_CUT_POINTS = 512, 2**18
+
+
 @dataclass
 class Frequency:
     """The frequency view of one axis of the analysed node (input frequency, radians per sample)."""
 
     axis: int
-    omega: np.ndarray
+    omega: np.ndarray  # PLOT_POINTS evenly spaced on [0, pi], and for wide fields more points below the first
     stack: np.ndarray  # |H| of the whole linearised stack
     layers: list[tuple[str, int, int, np.ndarray]]  # (name, kernel, rate in input samples, |H|)
     cutoff: float | None  # -3 dB point of the stack
@@ -89,6 +94,7 @@ class Frequency:
     aliased_energy: float  # share of |H|^2 above pi / stride
     verdict: str  # "low" / "moderate" / "high" gridding risk
     why: str
+    cutoff_step: float = 0.0  # spacing of the grid the cut-off was found on (finer than omega's for wide fields)
 
 
 @dataclass(repr=False)

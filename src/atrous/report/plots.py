@@ -29,7 +29,7 @@ from typing import Any, cast
 import numpy as np
 
 from atrous.errors import ConfigError, bad
-from atrous.report.data import Frequency, Layer, ReportData
+from atrous.report.data import PLOT_POINTS, Frequency, Layer, ReportData
 from atrous.report.recommend import ErfView, erf_view, layer_label, module_path
 
 __all__ = ["MAX_LAYER_CURVES", "erf_figure", "erf_notes", "frequency_figure", "growth_figure", "support_figure",
@@ -409,7 +409,7 @@ def _frequency_panel(ax: Any, f: Frequency, scale: str, log_frequency: bool) -> 
     # a curve is drawn for a (kernel, rate) pair only when there are few pairs and its ripples (period 2π/rate)
     # span at least 16 frequency samples; the others go into one min–max envelope
     groups = _groups(f)
-    fine = [g for g in groups if g[1] <= f.omega.size / 8]
+    fine = [g for g in groups if g[1] <= PLOT_POINTS / 8]
     too_many = len(fine) > MAX_LAYER_CURVES
     if too_many:
         fine = []
@@ -429,7 +429,7 @@ def _frequency_panel(ax: Any, f: Frequency, scale: str, log_frequency: bool) -> 
                               f"{why})")
     ax.plot(w, y(f.stack), lw=2.0, color="k", label="whole stack (linearised)")
     if f.cutoff is not None:
-        step = float(f.omega[1] - f.omega[0]) if f.omega.size > 1 else 0.0
+        step = f.cutoff_step or (float(f.omega[1] - f.omega[0]) if f.omega.size > 1 else 0.0)
         # the cut-off is the first grid frequency below -3 dB: within ten steps of 0 that is a coarse answer
         coarse_grid = step > 0 and f.cutoff <= 10.5 * step
         where = (f"between {(f.cutoff - step) / math.pi:.3g}π and {f.cutoff / math.pi:.3g}π (one step of the "
