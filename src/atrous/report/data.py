@@ -144,7 +144,8 @@ class ReportData:
         if self.erf_error is not None:
             out["erf_error"] = self.erf_error
         out["frequency"] = [
-            {"axis": f.axis, "cutoff": f.cutoff, "stride": f.stride, "alias_free_stride": f.alias_free_stride,
+            {"axis": f.axis, "cutoff": f.cutoff, "cutoff_grid_step": f.cutoff_step, "stride": f.stride,
+             "alias_free_stride": f.alias_free_stride,
              "aliased_energy": round(f.aliased_energy, 6), "gridding_risk": f.verdict, "why": f.why,
              "layers": [{"name": n, "kernel": k, "rate": r} for n, k, r, _ in f.layers]}
             for f in self.frequency
