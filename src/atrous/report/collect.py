@@ -33,12 +33,12 @@ def _graph_node(summary: dict[str, Any]) -> str:
 def _frequency_grid(span: int) -> tuple[int, np.ndarray]:
     """Points on [0, pi] of a grid fine enough for a field of ``span`` inputs (its cut-off lies near pi / span),
     and the indices of it that are plotted: every m-th point (PLOT_POINTS of them, evenly spaced) and, when the
-    grid is finer than that, PLOT_POINTS more spaced evenly on a log scale below the first of those."""
+    grid is finer than that, up to PLOT_POINTS more spaced evenly on a log scale (the figure's frequency axis)."""
     m = min(MAX_CUT_POINTS // (PLOT_POINTS - 1), max(1, -(-32 * span // (PLOT_POINTS - 1))))
     n = (PLOT_POINTS - 1) * m + 1  # so that the plotted even points are points of the fine grid
     even = np.arange(0, n, m)
-    low = np.unique(np.geomspace(1, m, PLOT_POINTS).round().astype(np.int64)) if m > 1 else np.zeros(0, np.int64)
-    return n, np.union1d(even, low)
+    logs = np.geomspace(1, n - 1, PLOT_POINTS).round().astype(np.int64) if m > 1 else np.zeros(0, np.int64)
+    return n, np.union1d(even, logs)
 
 
 def _frequency(graph: rf.Graph, result: rf.RFResult, holes: int, hdc_ok: bool) -> list[Frequency]:

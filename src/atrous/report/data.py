@@ -85,7 +85,7 @@ class Frequency:
     """The frequency view of one axis of the analysed node (input frequency, radians per sample)."""
 
     axis: int
-    omega: np.ndarray  # PLOT_POINTS evenly spaced on [0, pi], and for wide fields more points below the first
+    omega: np.ndarray  # PLOT_POINTS evenly spaced on [0, pi], and for wide fields more, spaced on a log scale
     stack: np.ndarray  # |H| of the whole linearised stack
     layers: list[tuple[str, int, int, np.ndarray]]  # (name, kernel, rate in input samples, |H|)
     cutoff: float | None  # -3 dB point of the stack
