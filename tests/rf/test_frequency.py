@@ -89,12 +89,36 @@ def test_response_equals_fft_of_zero_padded_dilated_kernel(w: list[float], d: in
 @pytest.mark.parametrize(("k", "d"), [(1, 1), (2, 1), (3, 2), (4, 3), (7, 5)])
 def test_int_kernel_is_normalised_box_dirichlet(k: int, d: int) -> None:
     omega, h = frequency_response(k, dilation=d, n=101)
-    theta = d * omega[1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dirichlet = np.abs(np.sin(k * theta / 2) / (k * np.sin(theta / 2)))
-    dirichlet[~np.isfinite(dirichlet)] = 1.0  # theta a multiple of 2 pi: every tap in phase
+    direct = np.array([sum(np.exp(-1j * w * t * d) for t in range(k)) / k for w in omega])  # the sum, term by term
     assert h[0] == pytest.approx(1.0)
-    np.testing.assert_allclose(np.abs(h[1:]), dirichlet, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(h, direct, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 2000), st.integers(2, 3000))
+def test_box_closed_form_equals_the_sum_of_its_taps(k: int, d: int, n: int) -> None:
+    # an int kernel takes the closed form (one term a point); the same box as explicit weights takes the sum,
+    # including the frequencies where every tap is in phase (d * omega a multiple of 2 pi)
+    omega, closed = frequency_response(k, dilation=d, n=n)
+    _, summed = frequency_response([1.0 / k] * k, dilation=d, n=n)
+    np.testing.assert_allclose(closed, summed, rtol=0, atol=1e-9)
+    omega_in_phase = np.array([2 * math.pi * m / d for m in range(d // 2 + 1)])
+    in_phase = np.array([sum(np.exp(-1j * w * t * d) for t in range(k)) / k for w in omega_in_phase[:50]])
+    np.testing.assert_allclose(np.abs(in_phase), 1.0, atol=1e-9)
+
+
+def test_large_grids_and_sums_are_refused_before_they_run() -> None:
+    with pytest.raises(ConfigError, match=r"frequency_response: n must be an int in 2\.\.4194304, got 1000000000"):
+        frequency_response(3, n=10**9)
+    with pytest.raises(ConfigError, match=r"n must be at most 268 for 1000000 kernel taps"):
+        frequency_response(np.ones(10**6), n=1000)
+    with pytest.raises(ConfigError, match=r"stack_response: n must be an int in 2\.\.4194304, got 8388608"):
+        stack_response([conv(3, dilation=2)] * 9, n=2**23)
+    with pytest.raises(ConfigError, match=r"stack_response: n must be at most 134150 for 2001 graph nodes"):
+        stack_response([conv(3)] * 2000, n=2**22)
+    with pytest.raises(ConfigError, match=r"aliased_energy: spec_or_response must be a stack whose receptive field "
+                                          r"along axis 0 is at most 32767 samples .*got 'a receptive field of 602001"):
+        aliased_energy([conv(3, dilation=d) for d in (1000, 300000)], 2)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +131,7 @@ def test_int_kernel_is_normalised_box_dirichlet(k: int, d: int) -> None:
         ({"weights_or_kernel_size": "abc"}, "weights must be"),
         ({"weights_or_kernel_size": [1.0, float("nan")]}, "finite"),
         ({"weights_or_kernel_size": 3, "dilation": 0}, "dilation must be a positive int, got 0"),
-        ({"weights_or_kernel_size": 3, "n": 1}, "n must be an int >= 2, got 1"),
+        ({"weights_or_kernel_size": 3, "n": 1}, r"n must be an int in 2\.\.4194304, got 1"),
     ],
 )
 def test_frequency_response_bad_input(kwargs: dict[str, object], match: str) -> None:
@@ -279,7 +303,7 @@ def test_stride_raises_the_step_of_later_layers() -> None:
 def test_stack_response_bad_input() -> None:
     with pytest.raises(ConfigError, match=r"stack_response: axis must be an int in 0\.\.0, got 1"):
         stack_response(conv(3), axis=1)
-    with pytest.raises(ConfigError, match="stack_response: n must be an int >= 2"):
+    with pytest.raises(ConfigError, match=r"stack_response: n must be an int in 2\.\."):
         stack_response(conv(3), n=0)
     with pytest.raises(ConfigError, match="spec must be a Graph, a Layer or a list of Layers"):
         stack_response("conv3")  # type: ignore[arg-type]

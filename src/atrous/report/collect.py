@@ -30,11 +30,12 @@ def _graph_node(summary: dict[str, Any]) -> str:
     return str(last["node"] if summary["rf"]["global"] and last else summary["graph_node"])
 
 
-def _frequency_grid(span: int) -> tuple[int, np.ndarray]:
+def _frequency_grid(span: int, nodes: int = 1) -> tuple[int, np.ndarray]:
     """Points on [0, pi] of a grid fine enough for a field of ``span`` inputs (its cut-off lies near pi / span),
     and the indices of it that are plotted: every m-th point (PLOT_POINTS of them, evenly spaced) and, when the
     grid is finer than that, up to PLOT_POINTS more spaced evenly on a log scale (the figure's frequency axis)."""
-    m = min(MAX_CUT_POINTS // (PLOT_POINTS - 1), max(1, -(-32 * span // (PLOT_POINTS - 1))))
+    most = min(MAX_CUT_POINTS, rf.frequency.MAX_TERMS // max(1, nodes))  # a stack response costs points x nodes
+    m = max(1, min(most // (PLOT_POINTS - 1), -(-32 * span // (PLOT_POINTS - 1))))
     n = (PLOT_POINTS - 1) * m + 1  # so that the plotted even points are points of the fine grid
     even = np.arange(0, n, m)
     logs = np.geomspace(1, n - 1, PLOT_POINTS).round().astype(np.int64) if m > 1 else np.zeros(0, np.int64)
@@ -46,7 +47,7 @@ def _frequency(graph: rf.Graph, result: rf.RFResult, holes: int, hdc_ok: bool) -
     node_rf = result.output
     for axis in range(graph.dims):
         # the cut-off and the aliased energy on the fine grid; the figure draws a subset of it
-        n, shown = _frequency_grid(max(1, int(node_rf.size[axis])))
+        n, shown = _frequency_grid(max(1, int(node_rf.size[axis])), len(graph.nodes))
         omega_all, h_all = rf.stack_response(graph, n=n, axis=axis)
         below = np.flatnonzero(np.abs(h_all) <= 1 / math.sqrt(2))
         cut = float(omega_all[below[0]]) if below.size else None

@@ -33,6 +33,10 @@ KernelArg = int | Sequence[float] | np.ndarray
 Response = tuple[np.ndarray, np.ndarray]
 
 _TOL = 1e-9
+#: the most frequency points of one grid (64 MB a complex array), and the most terms ``points x taps`` one response
+#: may sum (seconds; evaluated in blocks of 16 MB): past these a call is refused rather than left to run or to fill
+#: the RAM
+MAX_POINTS, MAX_TERMS = 2**22, 2**28
 
 
 def frequency_response(
@@ -57,7 +61,10 @@ def frequency_response(
     """
     w = _weights(weights_or_kernel_size, "frequency_response")
     d = _positive_int(dilation, "frequency_response", "dilation")
-    omega = _grid(n, "frequency_response")
+    if _is_int(weights_or_kernel_size):  # a box: closed form, one term a point
+        omega = _grid(n, "frequency_response")
+        return omega, _box_dtft(w.size, d, omega)
+    omega = _grid(n, "frequency_response", w.size, "kernel taps")
     return omega, _dtft(w, d, omega)
 
 
@@ -148,10 +155,11 @@ def stack_response(spec: Spec, n: int = 512, axis: int = 0) -> Response:
     [1.0, 0.1111, 0.3333]
     """
     graph = as_graph(spec)
-    omega = _grid(n, "stack_response")
     if not _is_int(axis) or not 0 <= axis < graph.dims:
         raise bad("stack_response", "axis", f"an int in 0..{graph.dims - 1}", axis)
+    omega = _grid(n, "stack_response", len(graph.nodes), "graph nodes")
     state: dict[int, tuple[np.ndarray, Fraction]] = {}
+    last_use = {j: i for i, node in enumerate(graph.nodes[: graph.output + 1]) for j in node.inputs}
     for i, node in enumerate(graph.nodes[: graph.output + 1]):
         if node.op == "input":
             state[i] = (np.ones(omega.shape, dtype=np.complex128), Fraction(1))
@@ -164,13 +172,16 @@ def stack_response(spec: Spec, n: int = 512, axis: int = 0) -> Response:
                 # of the interpolation, averaged over the output phases
                 jump = jump / layer.upsample[axis]
                 step = layer.dilation[axis] * jump
-                box = np.full(layer.kernel[axis], 1.0 / layer.kernel[axis])
-                h = h * _dtft(box, step, omega) * np.exp(1j * omega * float(layer.padding[axis][0] * jump))
+                h = h * _box_dtft(int(layer.kernel[axis]), step, omega) * np.exp(
+                    1j * omega * float(layer.padding[axis][0] * jump))
                 jump *= layer.stride[axis]
             state[i] = (h, jump)
         else:
             branches = [state[j][0] for j in node.inputs]
             state[i] = (sum(branches[1:], branches[0]) / len(branches), state[node.inputs[0]][1])
+        for j in set(node.inputs):  # keep only the responses a later node still reads
+            if last_use[j] == i:
+                del state[j]
     return omega, state[graph.output][0]
 
 
@@ -249,7 +260,13 @@ def aliased_energy(spec_or_response: Spec | Response, stride: int, axis: int = 0
         if not _is_int(axis) or not 0 <= axis < graph.dims:
             raise bad("aliased_energy", "axis", f"an int in 0..{graph.dims - 1}", axis)
         size = receptive_field(graph).size[axis]
-        omega, h = stack_response(graph, n=max(4097, 128 * size + 1), axis=axis)
+        n = max(4097, 128 * size + 1)
+        if n > MAX_POINTS or n * len(graph.nodes) > MAX_TERMS:
+            most = (min(MAX_POINTS, MAX_TERMS // len(graph.nodes)) - 1) // 128
+            raise bad("aliased_energy", "spec_or_response", f"a stack whose receptive field along axis {axis} is at "
+                      f"most {most} samples (it is integrated on 128 points per pi / RF), or an (omega, H) pair "
+                      "sampled as finely as you choose", f"a receptive field of {size} samples")
+        omega, h = stack_response(graph, n=n, axis=axis)
     power = np.abs(h) ** 2
     total = _trapezoid(power, omega)
     if total <= 0:
@@ -267,14 +284,34 @@ def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2)
 
 
+def _box_dtft(k: int, step: int | Fraction, omega: np.ndarray) -> np.ndarray:
+    """``_dtft`` of the box ``1/k`` (k taps, ``step`` apart) in closed form, ``O(n)`` rather than ``O(n k)``:
+    ``exp(-i w s (k-1)/2) sin(k w s/2) / (k sin(w s/2))``, whose limit where ``sin(w s/2) = 0`` is
+    ``cos(k w s/2) / cos(w s/2)``."""
+    x = omega * (float(step) / 2)
+    sin_x = np.sin(x)
+    small = np.abs(sin_x) < 1e-9
+    ratio = np.where(small, np.cos(k * x) / np.where(small, np.cos(x), 1.0),
+                     np.sin(k * x) / (k * np.where(small, 1.0, sin_x)))
+    return np.asarray(ratio * np.exp(-1j * x * (k - 1)))
+
+
 def _dtft(w: np.ndarray, step: int | Fraction, omega: np.ndarray) -> np.ndarray:
     taps = np.arange(len(w)) * float(step)
-    return np.asarray(np.exp(-1j * np.outer(omega, taps)) @ w.astype(np.complex128))
+    weights = w.astype(np.complex128)
+    block = max(1, 2**20 // len(w))  # frequencies per block: the exponentials of a block stay near 16 MB
+    return np.concatenate([np.exp(-1j * np.outer(omega[i:i + block], taps)) @ weights
+                           for i in range(0, omega.size, block)])
 
 
-def _grid(n: object, where: str) -> np.ndarray:
-    if not _is_int(n) or n < 2:  # type: ignore[operator]
-        raise bad(where, "n", "an int >= 2", n)
+def _grid(n: object, where: str, per_point: int = 1, what: str = "") -> np.ndarray:
+    """``n`` points on ``[0, pi]``; refused past MAX_POINTS, or past MAX_TERMS when each point costs ``per_point``
+    terms (kernel taps, graph nodes)."""
+    if not _is_int(n) or not 2 <= n <= MAX_POINTS:  # type: ignore[operator]
+        raise bad(where, "n", f"an int in 2..{MAX_POINTS}", n)
+    if n * per_point > MAX_TERMS:  # type: ignore[operator]
+        raise bad(where, "n", f"at most {MAX_TERMS // per_point} for {per_point} {what} (n x {what} <= {MAX_TERMS})",
+                  n)
     return np.linspace(0.0, math.pi, n)  # type: ignore[call-overload, no-any-return]
 
 
