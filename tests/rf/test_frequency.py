@@ -340,7 +340,7 @@ def test_alias_free_stride_bad_input() -> None:
         alias_free_stride([2, 0])
     with pytest.raises(ConfigError, match="rates must be"):
         alias_free_stride("12")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"kernel must be an int >= 2 \(a single tap .*\), got 1"):
+    with pytest.raises(ConfigError, match=r"kernel must be an int in 2\.\.65535 \(a single tap .*\), got 1"):
         alias_free_stride([2], kernel=1)
 
 
@@ -392,3 +392,18 @@ def test_aliased_energy_bad_input() -> None:
         aliased_energy((omega, np.zeros_like(h)), 2)
     with pytest.raises(ConfigError, match=r"aliased_energy: axis must be an int in 0\.\.1, got 2"):
         aliased_energy(conv((3, 3)), 2, axis=2)
+
+
+def test_a_cut_off_search_past_its_limits_is_refused_before_it_allocates() -> None:
+    with pytest.raises(ConfigError, match=r"cutoff: kernel_size must be an int in 1\.\.4194304, got 10000000"):
+        cutoff(10**7)
+    with pytest.raises(ConfigError, match=r"cutoff: kernel_size must be an int in 1\.\.65535 \(the cut-off is scanned"):
+        cutoff(10**5)
+    with pytest.raises(ConfigError, match=r"cutoff: weights must be at most 2048 taps .*got '3000 taps'"):
+        cutoff([1.0] * 3000)
+    with pytest.raises(ConfigError, match=r"alias_free_stride: kernel must be an int in 2\.\.65535"):
+        alias_free_stride([10**15], 10**9)
+    # the largest box allowed, and the dilation rescaling the undilated search exactly
+    # (for a long box |H| = |sin(k w / 2) / (k sin(w / 2))| tends to |sinc|, whose -3 dB point is k w / 2 = 1.39156)
+    assert cutoff(65535) * 65535 / 2 == pytest.approx(1.391557, rel=1e-5)
+    assert cutoff([1.0, 2.0, 1.0], 7) == cutoff([1.0, 2.0, 1.0]) / 7

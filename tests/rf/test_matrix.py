@@ -226,3 +226,12 @@ def test_matmul_shape_errors() -> None:
         a @ conv_matrix(9, 2)
     with pytest.raises(TypeError):
         a @ "abc"
+
+
+def test_a_matrix_past_max_entries_is_refused_before_it_allocates() -> None:
+    from atrous.rf.matrix import MAX_ENTRIES
+
+    with pytest.raises(ConfigError, match=r"^conv_matrix: length must be small enough for at most 33554432 entries "
+                                          r".*here 999999998 outputs x 3 taps, got 1000000000$"):
+        conv_matrix(10**9, 3)
+    assert conv_matrix(MAX_ENTRIES // 3 + 2, 3).nnz == MAX_ENTRIES // 3 * 3  # the bound itself is built

@@ -73,9 +73,13 @@ def cutoff(
 ) -> float | None:
     """First frequency in ``(0, pi]`` where ``|H(omega)| / |H(0)|`` falls to ``level`` or below.
 
-    A scan on a grid of at least 64 points per ``pi / span`` finds the first grid point at or below
-    ``level``; bisection then narrows the crossing to ``1e-9`` rad and returns its upper end (a frequency
-    where the ratio is at or below ``level``). Dips narrower than the grid step are not seen.
+    A dilation only rescales the frequency axis (``cutoff(w, d) == cutoff(w, 1) / d``, exactly: ``|H|`` of real
+    taps is even and ``2 pi``-periodic), so the search runs on the undilated taps: a scan on a grid of at least
+    64 points per ``pi / k`` finds the first grid point at or below ``level``; bisection then narrows the
+    crossing to ``1e-9`` rad and returns its upper end (a frequency where the ratio is at or below ``level``),
+    divided by ``d``. Dips narrower than the grid step are not seen. The scan is refused past
+    ``MAX_POINTS`` points or ``MAX_TERMS`` terms (about 65,000 taps for a box given as an int, 2,000 explicit
+    taps).
 
     Args:
         weights_or_kernel_size: taps, or an int kernel size for a uniform box.
@@ -97,18 +101,27 @@ def cutoff(
         raise bad("cutoff", "level", "a number in (0, 1)", level)
     if abs(float(w.sum())) <= 1e-12 * float(np.abs(w).sum()):
         raise bad("cutoff", "weights", "taps with a non-zero sum (|H(0)| > 0)", w.tolist())
-    return _first_crossing(w, d, float(level), _TOL)
+    found = _first_crossing(w, float(level), _TOL, "cutoff", box=_is_int(weights_or_kernel_size))
+    return None if found is None else found / d
 
 
-def _first_crossing(w: np.ndarray, d: int, level: float, tol: float) -> float | None:
-    """First grid crossing of ``|H| / |H(0)| <= level``, bisected to ``tol`` (0: to the last bit)."""
-    h0 = abs(float(w.sum()))
+def _first_crossing(w: np.ndarray, level: float, tol: float, where: str, box: bool = False) -> float | None:
+    """First grid crossing of ``|H| / |H(0)| <= level`` of the undilated taps ``w``, bisected to ``tol`` (0: to
+    the last bit). ``box``: ``w`` is a uniform box, whose response has a closed form."""
+    h0 = 1.0 if box else abs(float(w.sum()))  # the closed form is that of the box normalised to sum 1
 
     def ratio(om: np.ndarray) -> np.ndarray:
-        return np.asarray(np.abs(_dtft(w, d, om)) / h0)
+        h = _box_dtft(len(w), 1, om) if box else _dtft(w, 1, om)
+        return np.asarray(np.abs(h) / h0)
 
-    reach = (len(w) - 1) * d + 1
-    grid = np.linspace(0.0, math.pi, max(2049, 64 * reach + 1))
+    n = max(2049, 64 * len(w) + 1)  # 64 points per pi / taps
+    if box and n > MAX_POINTS:
+        raise bad(where, "kernel_size", f"an int in 1..{(MAX_POINTS - 1) // 64} (the cut-off is scanned on 64 points "
+                  "per pi / kernel_size)", len(w))
+    if not box and n * len(w) > MAX_TERMS:
+        raise bad(where, "weights", f"at most {math.isqrt(MAX_TERMS // 64)} taps (the cut-off is scanned on 64 "
+                  "points per pi / taps, each summing every tap)", f"{len(w)} taps")
+    grid = np.linspace(0.0, math.pi, n)
     below = np.flatnonzero(ratio(grid) <= level)
     if below.size == 0:
         return None
@@ -213,9 +226,10 @@ def alias_free_stride(rates: int | Sequence[int], kernel: int = 3) -> int:
         values = list(rates)
     if not values or not all(_is_int(r) and r >= 1 for r in values):
         raise bad("alias_free_stride", "rates", "a positive int or a non-empty list of positive ints", rates)
-    if not _is_int(kernel) or kernel < 2:
-        raise bad("alias_free_stride", "kernel", "an int >= 2 (a single tap has no cut-off)", kernel)
-    omega_c = _first_crossing(np.ones(kernel), 1, 1 / math.sqrt(2), 0.0)  # to the last bit, not 1e-9
+    most = (MAX_POINTS - 1) // 64  # the cut-off scan's grid, 64 points per pi / kernel
+    if not _is_int(kernel) or not 2 <= kernel <= most:
+        raise bad("alias_free_stride", "kernel", f"an int in 2..{most} (a single tap has no cut-off)", kernel)
+    omega_c = _first_crossing(np.ones(kernel), 1 / math.sqrt(2), 0.0, "alias_free_stride", box=True)  # last bit
     assert omega_c is not None  # every box of two or more taps falls below -3 dB before pi
     # the relative slack absorbs the last-bit error of omega_c where the bound is an integer (kernel 2)
     return math.floor(math.pi * min(values) / omega_c * (1 + 1e-12))
@@ -324,6 +338,8 @@ def _weights(value: object, where: str) -> np.ndarray:
     if _is_int(value):
         if value < 1:  # type: ignore[operator]
             raise bad(where, "kernel_size", "a positive int", value)
+        if value > MAX_POINTS:  # type: ignore[operator]
+            raise bad(where, "kernel_size", f"an int in 1..{MAX_POINTS}", value)
         k: int = value  # type: ignore[assignment]
         return np.full(k, 1.0 / k)
     if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):

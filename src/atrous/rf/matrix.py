@@ -94,6 +94,10 @@ class ConvMatrix:
         return sparse.coo_array((self.values, (self.rows, self.cols)), shape=self.shape)
 
 
+#: the most entries (output length x taps) conv_matrix builds: three 8-byte arrays of this size, plus temporaries
+MAX_ENTRIES = 2**25
+
+
 def conv_matrix(
     length: int,
     weight_or_kernel_size: KernelArg,
@@ -146,6 +150,9 @@ def conv_matrix(
         (n_out,) = layer.output_length(length)
     except ShapeError as e:
         raise ShapeError(where + str(e)[str(e).index(":"):]) from None
+    if n_out * len(w) > MAX_ENTRIES:
+        raise bad(where, "length", f"small enough for at most {MAX_ENTRIES} entries (output length x taps; about "
+                  f"{MAX_ENTRIES * 24 // 2**20} MB as COO), here {n_out} outputs x {len(w)} taps", length)
     left = layer.padding[0][0]
     i = np.arange(n_out)[:, None]
     t = np.arange(len(w))[None, :]

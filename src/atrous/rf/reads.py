@@ -25,7 +25,7 @@ from atrous.rf._counts import TapCounts
 from atrous.rf.graph import Graph, Spec, as_graph
 from atrous.rf.layer import Layer
 from atrous.rf.phases import is_phase_free, propagate
-from atrous.rf.support import AxisSupport, _first_reading_unit, shifted_to_unit
+from atrous.rf.support import MAX_CELLS, AxisSupport, _check_extent, _first_reading_unit, shifted_to_unit
 
 __all__ = ["NodeReads", "Reads", "node_reads", "reads"]
 
@@ -176,8 +176,11 @@ def _walk(graph: Graph, upto: int) -> Iterator[tuple[int, Reads]]:
                 del state[k]
 
 
-def reads(spec: Spec, node: str | int | None = None) -> Reads:
+def reads(spec: Spec, node: str | int | None = None, *, max_cells: int = MAX_CELLS) -> Reads:
     """Read pattern (taps, holes, per-axis projections) of output index 0 of ``node`` (default: the output).
+
+    A field longer than ``max_cells`` inputs along an axis is refused before any array is made (the patterns are
+    dense along each axis).
 
     >>> from atrous.rf import conv
     >>> r = reads([conv((3, 3), dilation=2)] * 3)
@@ -188,6 +191,7 @@ def reads(spec: Spec, node: str | int | None = None) -> Reads:
     idx = graph.output if node is None else (graph.index(node) if isinstance(node, str) else node)
     if not isinstance(idx, int) or not 0 <= idx < len(graph.nodes):
         raise bad("reads", "node", f"a node name or an index in 0..{len(graph.nodes) - 1}", node)
+    _check_extent(graph, idx, max_cells, "reads")
     if not is_phase_free(graph, idx)[idx]:
         return _phased(graph, [idx])[idx]
     for i, r in _walk(graph, idx):
@@ -217,14 +221,15 @@ def _phased(graph: Graph, targets: list[int]) -> dict[int, Reads]:
     return out
 
 
-def node_reads(spec: Spec) -> list[NodeReads]:
-    """Taps, holes and coverage of every node, in graph order, in one pass.
+def node_reads(spec: Spec, *, max_cells: int = MAX_CELLS) -> list[NodeReads]:
+    """Taps, holes and coverage of every node, in graph order, in one pass (``max_cells`` as in :func:`reads`).
 
     >>> from atrous.rf import conv
     >>> [(n.taps, n.volume) for n in node_reads([conv(3, dilation=2)] * 2)]
     [(1, 1), (3, 5), (5, 9)]
     """
     graph = as_graph(spec)
+    _check_extent(graph, None, max_cells, "node_reads")
     free = is_phase_free(graph)
     last_free = max(i for i, f in enumerate(free) if f)
     rows = {i: r for i, r in _walk(graph, last_free) if free[i]}

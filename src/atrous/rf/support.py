@@ -173,21 +173,23 @@ def support(spec: Spec, node: str | int | None = None, max_cells: int = MAX_CELL
     return Support(origin, extent, counts, marginals)
 
 
-def _check_extent(graph: Graph, idx: int, max_cells: int) -> None:
+def _check_extent(graph: Graph, idx: int | None, max_cells: int, where: str = "support") -> None:
     """Refuse, before any array is made, a field that is longer than ``max_cells`` along one axis: the per-axis
     supports are dense (about 13 bytes per cell while they are built), so a rate of 10**9 would ask for gigabytes.
-    Sizes come from :func:`~atrous.rf.stack.receptive_field`, which stays exact at any rate."""
+    ``idx`` None checks every node. Sizes come from :func:`~atrous.rf.stack.receptive_field`, which stays exact at
+    any rate."""
     from atrous.rf.stack import receptive_field
 
     if isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1:
-        raise bad("support", "max_cells", "a positive int", max_cells)
-    sizes = receptive_field(graph, node=idx).nodes[idx].size
-    for a, n in enumerate(sizes):
-        if isinstance(n, int) and n > max_cells:
-            raise ConfigError(
-                f"support: the receptive field along axis {a} must span at most max_cells={max_cells} inputs for the "
-                f"exact dense support, got {n} (about {13 * n / 1e9:.3g} GB); raise max_cells, or use "
-                "receptive_field(), whose sizes, strides and offsets stay exact at any rate")
+        raise bad(where, "max_cells", "a positive int", max_cells)
+    result = receptive_field(graph, node=idx)
+    for i in range(len(graph.nodes)) if idx is None else [idx]:
+        for a, n in enumerate(result.nodes[i].size):
+            if isinstance(n, int) and n > max_cells:
+                raise ConfigError(
+                    f"{where}: the receptive field along axis {a} must span at most max_cells={max_cells} inputs "
+                    f"for the exact dense support, got {n} (about {13 * n / 1e9:.3g} GB); raise max_cells, or use "
+                    "receptive_field(), whose sizes, strides and offsets stay exact at any rate")
 
 
 def _unit0(graph: Graph, axes: tuple[int, ...], idx: int) -> tuple[tuple[int, ...], np.ndarray]:
