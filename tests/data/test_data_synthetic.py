@@ -73,3 +73,12 @@ def test_copy_memory_deterministic_and_bad_input():
         CopyMemory(split="valid")
     with pytest.raises(IndexError):
         CopyMemory(10, 3)[3]
+
+
+def test_a_sample_too_long_to_build_is_refused_when_the_dataset_is_made():
+    # a sample is only built when it is read, so without this check the first read would try to allocate 16 GB
+    for cls in (AddingProblem, CopyMemory):
+        with pytest.raises(ConfigError, match=rf"^{cls.__name__}: length must need at most .* of memory, got "
+                                              r"1000000000 \(estimated 16 GB\); one sample would take more than"):
+            cls(length=10**9, size=1)
+    assert len(AddingProblem(length=10**6, size=1)[0][0][0]) == 10**6  # a long one that fits is still built

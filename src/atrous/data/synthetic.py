@@ -12,9 +12,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from atrous._validate import check_cap, physical_memory
 from atrous.data._common import check_count, item_rng, split_id
 
 __all__ = ["AddingProblem", "CopyMemory"]
+
+#: bytes per time step of one sample while it is built (float32 values and marks, their stacked copy; int64 targets)
+SAMPLE_BYTES_PER_STEP = 16
 
 
 class _Generated(Dataset[tuple[Tensor, Tensor]]):
@@ -23,6 +27,10 @@ class _Generated(Dataset[tuple[Tensor, Tensor]]):
     def __init__(self, length: int, size: int, split: str, seed: int, min_length: int) -> None:
         where = type(self).__name__
         self.length = check_count(where, "length", length, minimum=min_length)
+        ram = physical_memory()
+        if ram:  # a sample is built when it is read: refuse here one that a batch of 16 could not hold
+            check_cap(where, "length", length, SAMPLE_BYTES_PER_STEP * (self.length + 20), ram / 16,
+                      fix="one sample would take more than 1/16 of this machine's memory")
         self.size = check_count(where, "size", size)
         self.split = split
         self._split = split_id(where, split)
