@@ -77,6 +77,10 @@ def test_copy_memory_deterministic_and_bad_input():
 
 def test_a_sample_too_long_to_build_is_refused_when_the_dataset_is_made():
     # a sample is only built when it is read, so without this check the first read would try to allocate 16 GB
+    from atrous._validate import physical_memory
+
+    if physical_memory() / 16 >= 16e9:
+        pytest.skip("this machine could hold a batch of 16 such samples")
     for cls in (AddingProblem, CopyMemory):
         with pytest.raises(ConfigError, match=rf"^{cls.__name__}: length must need at most .* of memory, got "
                                               r"1000000000 \(estimated 16 GB\); one sample would take more than"):
