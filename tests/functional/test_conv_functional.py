@@ -796,3 +796,16 @@ def test_shared_input_is_measured_apart(measure_everything: list[int], auto_only
     assert [(e["shared_input"], e["backward"]) for e in chosen_paths()] == [(True, False), (False, False),
                                                                           (True, True)]
     assert all(set(e["times_ms"]) == {"plain", "channels_last"} for e in chosen_paths())
+
+
+def test_a_padding_that_would_fill_the_ram_is_refused_before_it_is_allocated() -> None:
+    from atrous._validate import physical_memory
+
+    x, w = torch.randn(1, 1, 10), torch.randn(1, 1, 3)
+    if physical_memory() / 2 >= 16e9:
+        pytest.skip("this machine could hold the 16 GB")
+    with pytest.raises(ConfigError, match=r"^dilated_conv1d: padding must need at most .* of memory, got 1000000000 "
+                                          r"\(estimated 16 GB\); the padded input and the output"):
+        dilated_conv1d(x, w, padding=10**9)
+    # a padding larger than the input that fits is still computed, as torch computes it
+    torch.testing.assert_close(dilated_conv1d(x, w, padding=50), F.conv1d(x, w, padding=50))

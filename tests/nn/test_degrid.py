@@ -182,3 +182,9 @@ def test_hdc_bad_arguments(kwargs: dict[str, object], match: str) -> None:
     args: dict[str, object] = {"channels": 2} | kwargs
     with pytest.raises(ConfigError, match=match):
         HybridDilatedBlock(**args)  # type: ignore[arg-type]
+
+
+def test_a_smoothing_kernel_that_would_fill_the_ram_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"^SmoothedDilatedConv2d: dilation must need at most .* got 1000000 "
+                                          r"\(estimated 16 TB\); its \(2 dilation - 1\)\^2 smoothing kernel"):
+        SmoothedDilatedConv2d(3, 3, 3, dilation=10**6)

@@ -16,12 +16,14 @@ what was measured and chosen (see :mod:`atrous.functional._autotune`). Every oth
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, fx
 
+from atrous._validate import fits_in_ram
 from atrous.errors import ConfigError, ShapeError
 from atrous.functional import _autotune
 from atrous.functional._autotune import benchmark_enabled, chosen_paths, clear_chosen_paths, set_benchmark
@@ -88,13 +90,27 @@ def _conv(x: Tensor, weight: Tensor, bias: Tensor | None, stride: Any, dilation:
     k = tuple(int(s) for s in weight.shape[2:])
     pads = resolve_padding(k, stride, dilation, padding, causal_axis, where)
     spec = conv_spec(k, stride, dilation, pads, dims=dims)
+    sizes = tuple(int(n) for n in x.shape[2:])
     try:
-        spec.output_length(tuple(int(n) for n in x.shape[2:]))
+        out = spec.output_length(sizes)
     except ShapeError as e:
         raise e.at(where) from None
+    _check_padded(x, weight, pads, out, padding, where)
     if torch.jit.is_scripting():  # type: ignore[attr-defined]
         return _autotune.PATHS["plain"](x, weight, bias, spec.stride, spec.dilation, pads, groups)
     return _autotune.conv(x, weight, bias, spec.stride, spec.dilation, pads, groups)
+
+
+def _check_padded(x: Tensor, weight: Tensor, pads: Sequence[tuple[int, int]], out: Sequence[int], padding: Any,
+                  where: str) -> None:
+    """Refuse a padding larger than the input whose padded copy and output would not fit in half the RAM (a
+    padding of 10**9 asks for gigabytes); a padding within the input's own size costs one comparison per axis."""
+    sizes = x.shape[2:]
+    if any(left + right > n for (left, right), n in zip(pads, sizes, strict=True)):
+        padded = math.prod(int(n) + left + right for (left, right), n in zip(pads, sizes, strict=True))
+        nbytes = x.element_size() * x.shape[0] * (x.shape[1] * padded + weight.shape[0] * math.prod(out))
+        if nbytes > 2**28:  # below 256 MB, no need to ask the system
+            fits_in_ram(where, "padding", padding, nbytes, "the padded input and the output")
 
 
 def conv_resolved(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, ...],
@@ -114,6 +130,10 @@ def conv_resolved(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[
         if n + left + right < span:
             raise ShapeError(f"{where}: input length must be at least {span - left - right} on axis {axis} (span "
                              f"{span}, padding {left}+{right}), got {n}")
+        if left + right > n:  # rare: checked only when the padding is larger than the input
+            out = [(int(m) + lo + hi - (kk - 1) * dd - 1) // s + 1 for m, (lo, hi), kk, dd, s
+                   in zip(x.shape[2:], pads, weight.shape[2:], dilation, stride, strict=True)]
+            _check_padded(x, weight, pads, out, pads, where)
     return _autotune.conv(x, weight, bias, stride, dilation, pads, groups)
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from atrous import rf
+from atrous._validate import fits_in_ram
 from atrous.errors import bad
 from atrous.functional.conv import dilated_conv2d
 from atrous.nn._rf import ReceptiveFieldMixin
@@ -72,6 +73,9 @@ class SmoothedDilatedConv2d(ReceptiveFieldMixin, nn.Module):
         d = _pair(where, "dilation", dilation)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.dilation = k, d
+        itemsize = (dtype or torch.get_default_dtype()).itemsize
+        fits_in_ram(where, "dilation", dilation, itemsize * (2 * d[0] - 1) * (2 * d[1] - 1),
+                    "its (2 dilation - 1)^2 smoothing kernel")
         self.smooth = nn.Parameter(torch.empty(2 * d[0] - 1, 2 * d[1] - 1, device=device, dtype=dtype))
         self.conv = DilatedConv2d(in_channels, out_channels, k, dilation=d, groups=groups, bias=bias, device=device,
                                   dtype=dtype)
