@@ -130,10 +130,11 @@ def conv_resolved(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[
         if n + left + right < span:
             raise ShapeError(f"{where}: input length must be at least {span - left - right} on axis {axis} (span "
                              f"{span}, padding {left}+{right}), got {n}")
-        if left + right > n:  # rare: checked only when the padding is larger than the input
-            out = [(int(m) + lo + hi - (kk - 1) * dd - 1) // s + 1 for m, (lo, hi), kk, dd, s
-                   in zip(x.shape[2:], pads, weight.shape[2:], dilation, stride, strict=True)]
-            _check_padded(x, weight, pads, out, pads, where)
+    # rare: a padding larger than the input, whose padded copy is checked against the RAM once per call
+    if any(left + right > n for (left, right), n in zip(pads, x.shape[2:], strict=True)):
+        out = [(int(n) + left + right - (k - 1) * d - 1) // s + 1 for n, (left, right), k, d, s
+               in zip(x.shape[2:], pads, weight.shape[2:], dilation, stride, strict=True)]
+        _check_padded(x, weight, pads, out, pads, where)
     return _autotune.conv(x, weight, bias, stride, dilation, pads, groups)
 
 
