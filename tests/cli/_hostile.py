@@ -37,3 +37,14 @@ def exits() -> nn.Module:
 class NotAModule:
     def __init__(self) -> None:
         CALLED.append("NotAModule")
+
+
+def downloads() -> nn.Module:
+    """A builder that fails the way a pretrained-weights download fails offline (an error chained to URLError)."""
+    from urllib.error import URLError
+
+    CALLED.append("downloads")
+    try:
+        raise URLError("[Errno -2] Name or service not known")
+    except URLError as e:
+        raise RuntimeError("could not fetch the checkpoint") from e

@@ -17,8 +17,10 @@ EPILOG = """examples:
   atrous analyze "torchvision:resnet50?replace_stride_with_dilation=[False,True,True]" --summary-only
   atrous analyze torchvision:deeplabv3_resnet50#backbone --input-shape 1,3,513,513 --node layer4
   atrous analyze torchvision:vgg16 --node features.30 --json
+  atrous analyze timm:resnet18 --summary-only
+  atrous analyze "smp:DeepLabV3Plus?encoder_name=resnet18" --input-shape 1,3,256,256 --summary-only
   atrous analyze mypackage.models:build_net --input-shape 1,1,16000 --empirical
-SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, or package.module:callable
+SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, timm:NAME, smp:ARCH, or package.module:callable
   package.module:callable is code: the module is imported and the callable called, as with torch.hub; only
   name a module you trust (standard-library modules and non-builder callables are refused; docs/security.md)
 """

@@ -5,6 +5,8 @@ Forms:
 * ``torchvision:NAME[?key=value&...][#submodule]``: a torchvision builder, with ``weights=None`` (and
   ``weights_backbone=None`` where the builder takes it): nothing is downloaded.
 * ``atrous:NAME[?key=value&...]``: a model of atrous's registry.
+* ``timm:NAME[?key=value&...]`` and ``smp:ARCH[?key=value&...]``: ``timm.create_model(NAME, pretrained=False)``
+  and ``segmentation_models_pytorch.create_model(ARCH, encoder_weights=None)`` (cli/_peers.py).
 * a checkpoint written by ``atrous train`` (a ``.pt`` file, or a run folder: its ``best.pt``, else ``last.pt``):
   read with ``torch.load(weights_only=True)``, so no code in it runs; the network is rebuilt from the registry.
 * ``package.module:callable[?key=value&...][#submodule]``: **code**. The module is imported (its top level runs)
@@ -35,29 +37,30 @@ import importlib.util
 import inspect
 import sys
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from atrous.cli._peers import is_timm_model, smp_builder, timm_builder
 from atrous.errors import AtrousError, ConfigError
 
 __all__ = ["Source", "build_model", "load_model", "parse_input_shape", "parse_source"]
 
-HELP = ("SOURCE must be torchvision:NAME, atrous:NAME, package.module:callable (optionally ?key=value&...) or a "
-        "checkpoint of atrous train")
+HELP = ("SOURCE must be torchvision:NAME, atrous:NAME, timm:NAME, smp:ARCH, package.module:callable (optionally "
+        "?key=value&...) or a checkpoint of atrous train")
 #: SOURCE prefixes that name a registry rather than a module
-REGISTRIES = ("torchvision", "atrous")
+REGISTRIES = ("torchvision", "atrous", "timm", "smp")
 
 
 @dataclass(frozen=True)
 class Source:
     """A parsed SOURCE string; nothing has been imported or built yet (a checkpoint has been read).
 
-    ``kind`` is ``"torchvision"``, ``"atrous"``, ``"callable"`` or ``"checkpoint"``; ``name`` the model (the
-    registry name of a checkpoint's network, the callable's name for a module); ``module`` the module of a
-    ``"callable"``; ``checkpoint`` the loaded checkpoint (tensors included).
+    ``kind`` is ``"torchvision"``, ``"atrous"``, ``"timm"``, ``"smp"``, ``"callable"`` or ``"checkpoint"``;
+    ``name`` the model (the registry name of a checkpoint's network, the callable's name for a module);
+    ``module`` the module of a ``"callable"``; ``checkpoint`` the loaded checkpoint (tensors included).
     """
 
     text: str
@@ -190,6 +193,12 @@ def build_model(src: Source, where: str = "analyze", max_bytes: int | None = Non
         label = f"atrous:{src.name}"
         _check_size(lambda: create_model(src.name, **src.kwargs), label, where, max_bytes)
         model = _call(lambda: create_model(src.name, **src.kwargs), label, where)
+    elif src.kind == "smp" or (src.kind == "timm" and is_timm_model(src.name, where)):
+        build, label = (smp_builder if src.kind == "smp" else timm_builder)(src.name, src.kwargs, where)
+        _check_size(build, label, where, max_bytes)
+        model = _call(build, label, where)
+    elif src.kind == "timm":  # a function of the timm package, such as timm:create_model?model_name=...
+        model = _callable(replace(src, kind="callable", module="timm"), where)
     else:
         model = _callable(src, where)
     for part in filter(None, src.attr.split(".")):
@@ -213,7 +222,27 @@ def _call(build: Any, what: str, where: str) -> Any:
     except MemoryError:
         raise ConfigError(f"{where}: {what} ran out of memory while building the model; check its sizes") from None
     except BaseException as e:  # SystemExit included: a builder must not end the command without a word
-        raise ConfigError(f"{where}: {what} failed while building the model: {_describe(e)}") from None
+        raise ConfigError(f"{where}: {what} failed while building the model: {_describe(e)}"
+                          f"{_download_hint(e)}") from None
+
+
+#: exception class names that mean a download was tried and failed (urllib, requests, huggingface_hub, socket)
+_NETWORK_ERRORS = frozenset({"URLError", "HTTPError", "ConnectionError", "gaierror", "timeout", "TimeoutError",
+                             "LocalEntryNotFoundError", "OfflineModeIsEnabled", "ConnectTimeout", "ReadTimeout"})
+
+
+def _download_hint(e: BaseException) -> str:
+    """A hint when a builder failed because it tried to download pretrained weights."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if type(cause).__name__ in _NETWORK_ERRORS:
+            return ("; it tried to download weights, which the analysis does not need: pass pretrained=False, "
+                    "weights=None or encoder_weights=None as ?key=value, or use timm:NAME / smp:ARCH, which "
+                    "build without them")
+        cause = cause.__cause__ or cause.__context__
+    return ""
 
 
 def _describe(e: BaseException) -> str:
