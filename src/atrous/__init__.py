@@ -46,13 +46,14 @@ def analyze(model: nn.Module | str, input_shape: Sequence[int] | None = None, *,
 
 
 def empirical_rf(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, node: str | None = None,
-                 max_size: int = 4096, progress: bool | None = None) -> EmpiricalRF:
+                 max_size: int = 4096, progress: bool | None = None,
+                 max_memory: int | None = None) -> EmpiricalRF:
     """The receptive field of ``model``'s centre output unit measured by autograd (no tracing: works on any model
     that runs), with a progress bar over its passes on a terminal or in a notebook. See
     :func:`atrous.analysis.empirical_rf`; ``atrous analyze --empirical`` on the command line."""
     from atrous._front import empirical_rf as run
 
-    return run(model, input_shape, node=node, max_size=max_size, progress=progress)
+    return run(model, input_shape, node=node, max_size=max_size, progress=progress, max_memory=max_memory)
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:

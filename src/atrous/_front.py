@@ -77,7 +77,8 @@ def report(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, 
 
 
 def empirical_rf(model: nn.Module | str, input_shape: Sequence[int] | None = None, *, node: str | None = None,
-                 max_size: int = 4096, progress: bool | None = None) -> EmpiricalRF:
+                 max_size: int = 4096, progress: bool | None = None,
+                 max_memory: int | None = None) -> EmpiricalRF:
     """The receptive field of ``model``'s centre output unit measured by autograd, for models the analysis cannot
     trace or to cross-check it (see :func:`atrous.analysis.empirical_rf`). ``progress`` shows a bar over its
     passes (default: on a terminal or in a notebook)."""
@@ -86,4 +87,4 @@ def empirical_rf(model: nn.Module | str, input_shape: Sequence[int] | None = Non
 
     net, shape = _model(model, input_shape, "empirical_rf")
     with stages("empirical RF", enabled=progress) as say:
-        return run(net, shape, node=node, max_size=max_size, progress=say)
+        return run(net, shape, node=node, max_size=max_size, progress=say, max_memory=max_memory)

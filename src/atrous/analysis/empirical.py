@@ -114,9 +114,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from atrous._validate import int_in_range
+from atrous._validate import DEFAULT_MAX_MEMORY_GB, int_in_range, physical_memory
 from atrous.analysis import _checks as checks
 from atrous.analysis._linearise import Linearised, dilated_avg_pool
+from atrous.analysis._pass_memory import PassMemory, saved_bytes
 from atrous.errors import AtrousError, ConfigError, ShapeError, UnsupportedOpError, bad
 
 __all__ = ["EmpiricalRF", "empirical_rf"]
@@ -169,7 +170,8 @@ class EmpiricalRF:
                    "global": self.is_global, "stride_exact": [str(Fraction(j)) for j in self.stride],
                    "phases": list(self.phases or (1,) * len(self.size)),
                    "phase_sizes": [list(p) for p in self.phase_sizes] or [[n] for n in self.size]},
-            "support": {"taps": self.taps, "coverage": self.coverage, "holes": self.holes},
+            "support": {"taps": self.taps, "coverage": self.coverage, "holes": self.holes,
+                        "extent": [e - s + 1 for s, e in zip(self.start, self.end)]},
         }
 
 
@@ -344,40 +346,66 @@ def _translates(masks: list[Tensor], a: int, p: int) -> int | None:
     return shift
 
 
-def _measure(setup: _Setup, sizes: tuple[int, ...], units: int = 1, align: tuple[int, ...] | None = None) -> _Pass:
+def _seeded_units(unit: tuple[int, ...], units: int) -> list[tuple[int, ...]]:
+    """The output unit each sample of a pass seeds: sample 0 the centre ``unit``, then ``units`` units after it
+    along each axis in turn (sample ``1 + a * units + v - 1`` is ``v`` units along axis ``a``)."""
+    seeded = [unit]
+    for a in range(len(unit)):
+        for v in range(1, units + 1):
+            seeded.append(tuple(u + v if b == a else u for b, u in enumerate(unit)))
+    return seeded
+
+
+def _measure(setup: _Setup, sizes: tuple[int, ...], units: int = 1, align: tuple[int, ...] | None = None,
+             memory: PassMemory | None = None, say: Progress | None = None) -> _Pass:
     """Measure the centre unit and ``units`` units after it along each axis (``1 + D * units`` samples).
 
-    The centre is moved down to a multiple of ``align`` (the periods found so far), so that it has phase 0.
+    The centre is moved down to a multiple of ``align`` (the periods found so far), so that it has phase 0. With
+    ``memory``, the samples run in chunks that fit its ``max_memory``, and each chunk's saved bytes are recorded.
     """
     dims = len(sizes)
     align = align or (1,) * dims
-    batch = 1 + dims * units
-    leaf = setup.leaf(batch, sizes)
-    out, global_ops = _forward(setup, leaf, cut_global=True)
-    if out.dim() != 2 + dims or out.shape[0] != batch or (global_ops and not out.requires_grad):
-        return _Pass(result=_non_spatial(setup, sizes), final=True)
-    out_size = tuple(int(n) for n in out.shape[2:])
-    short = tuple(a for a in range(dims) if out_size[a] < 1 + units)
-    if short:
-        return _Pass(grow=short, reason=f"the output has {out_size[short[0]]} unit(s) on axis {short[0]}")
-    if not out.requires_grad:
-        raise _no_dependence()
-    unit = tuple(min(n // 2, n - 1 - units) // p * p for n, p in zip(out_size, align))
-    seed = torch.zeros_like(out)
-    index: tuple[int | slice, ...] = (0, slice(None), *unit)
-    seed[index] = 1
-    for a in range(dims):
-        for v in range(1, units + 1):
-            at = list(unit)
-            at[a] += v
-            index = (1 + a * units + v - 1, slice(None), *at)
+    samples = 1 + dims * units
+    planned = memory is not None and memory.per_position is not None  # else one at a time, to measure
+    chunk = samples if memory is None else memory.chunk(samples, sizes)
+    masks: list[Tensor] = []
+    reaches_global = False
+    unit: tuple[int, ...] = ()
+    out_size: tuple[int, ...] = ()
+    global_ops: tuple[str, ...] = ()
+    for first in range(0, samples, chunk):
+        count = min(chunk, samples - first)
+        if planned and chunk < samples and say is not None:
+            say(f"  samples {first + 1}-{first + count} of {samples} at {'x'.join(map(str, sizes))} (in chunks "
+                "that fit max_memory)")
+        leaf = setup.leaf(count, sizes)
+        with saved_bytes() as kept:
+            out, global_ops = _forward(setup, leaf, cut_global=True)
+        if memory is not None:
+            memory.observe(count, sizes, kept[0] + 2 * leaf.numel() * leaf.element_size())
+        if first == 0:
+            if out.dim() != 2 + dims or out.shape[0] != count or (global_ops and not out.requires_grad):
+                return _Pass(result=_non_spatial(setup, sizes), final=True)
+            out_size = tuple(int(n) for n in out.shape[2:])
+            short = tuple(a for a in range(dims) if out_size[a] < 1 + units)
+            if short:
+                return _Pass(grow=short, reason=f"the output has {out_size[short[0]]} unit(s) on axis {short[0]}")
+            if not out.requires_grad:
+                raise _no_dependence()
+            unit = tuple(min(n // 2, n - 1 - units) // p * p for n, p in zip(out_size, align))
+        seed = torch.zeros_like(out)
+        for i, at in enumerate(_seeded_units(unit, units)[first:first + count]):
+            index: tuple[int | slice, ...] = (i, slice(None), *at)
             seed[index] = 1
-    cut = [c for c in setup.cut_leaves if c.requires_grad]
-    grad, *cut_grads = torch.autograd.grad(out, [leaf, *cut], seed, allow_unused=True)
-    reaches_global = any(g is not None and bool(g.abs().sum() != 0) for g in cut_grads)
-    if grad is None and global_ops:  # only a global path reaches the output: measure it like logits
-        return _Pass(result=_non_spatial(setup, sizes), final=True)
-    mask = torch.zeros((batch, *sizes), dtype=torch.bool) if grad is None else (grad.abs().sum(1) != 0).cpu()
+        cut = [c for c in setup.cut_leaves if c.requires_grad]
+        grad, *cut_grads = torch.autograd.grad(out, [leaf, *cut], seed, allow_unused=True)
+        reaches_global = reaches_global or any(g is not None and bool(g.abs().sum() != 0) for g in cut_grads)
+        if grad is None and global_ops and first == 0:  # only a global path reaches the output: measure it
+            return _Pass(result=_non_spatial(setup, sizes), final=True)  # like logits
+        masks.append(torch.zeros((count, *sizes), dtype=torch.bool) if grad is None
+                     else (grad.abs().sum(1) != 0).cpu())
+        del out, grad, cut_grads, leaf, seed
+    mask = torch.cat(masks)
     if not bool(mask[0].any()) and global_ops:
         return _Pass(result=_non_spatial(setup, sizes), final=True)
     if not all(bool(m.any()) for m in mask):
@@ -510,6 +538,14 @@ def _plain_instance_norm(x: Tensor) -> Tensor:
     return F.instance_norm(x)
 
 
+def _max_memory(value: object) -> int:
+    """``max_memory`` checked (a positive int of bytes), or half of this machine's RAM (2 GB where unknown)."""
+    if value is None:
+        ram = physical_memory()
+        return ram // 2 if ram else int(DEFAULT_MAX_MEMORY_GB * 1e9)
+    return int_in_range(_WHERE, "max_memory", value, 1)
+
+
 def _quiet(message: str) -> None:
     """The default progress callback: the library prints nothing."""
 
@@ -613,6 +649,7 @@ def empirical_rf(
     device: str | torch.device = "cpu",
     collapse_channels: bool | None = None,
     progress: Progress | None = None,
+    max_memory: int | None = None,
 ) -> EmpiricalRF:
     """Receptive field of the centre output unit of ``model`` (or of submodule ``node``), by autograd.
 
@@ -633,6 +670,9 @@ def empirical_rf(
             counts from their tensors. ``None`` (default): wherever a check on a small input shows it safe,
             else at full width; ``True``: always, checked at ``input_shape``'s size, refused with an error;
             ``False``: never.
+        max_memory: bytes one gradient pass may keep (default: half of this machine's RAM). The samples of a
+            pass run in chunks that fit, planned from the bytes earlier passes saved for their backward pass;
+            an input size at which one sample alone needs more is refused with a ConfigError.
         progress: called with one short line per stage (``"pass 3: measuring at 3x1x896x896 (one
             channel)"``), for a status line; the library itself prints nothing.
 
@@ -651,7 +691,7 @@ def empirical_rf(
     >>> r.size, r.stride, r.offset, r.taps, r.holes
     ((6, 6), (2, 2), (0.5, 0.5), 36, 0)
     >>> empirical_rf(net[0], (1, 1, 16, 16)).as_dict()["support"]
-    {'taps': 9, 'coverage': 0.36, 'holes': 16}
+    {'taps': 9, 'coverage': 0.36, 'holes': 16, 'extent': [5, 5]}
     >>> wide = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.Conv2d(64, 64, 3, groups=64, dilation=2))
     >>> empirical_rf(wide, (1, 3, 16, 16), collapse_channels=True).size
     (7, 7)
@@ -668,6 +708,7 @@ def empirical_rf(
     if progress is not None and not callable(progress):
         raise bad(_WHERE, "progress", "None or a callable taking one str", type(progress).__name__)
     say: Progress = progress if progress is not None else _quiet
+    memory = PassMemory(_max_memory(max_memory), _WHERE)
     sizes = tuple(max(int(n), floor) for n in input_shape[2:])
     dims = len(sizes)
 
@@ -690,7 +731,7 @@ def empirical_rf(
         say(f"pass {passes}: {'confirming' if confirmed is not None else 'measuring'} at "
             f"{_shape_text(1 + dims * units, setup.channels, sizes)} ({width})")
         try:
-            step = _measure(setup, sizes, units, align)
+            step = _measure(setup, sizes, units, align, memory, say)
         except _ModelFailed as e:
             first_failure = first_failure or e
             failures += 1

@@ -65,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
     except UnsupportedOpError as e:
         if not args.empirical:
             check_gradient_memory("analyze", model, shape, cap)
-        summary = _empirical_only(model, shape, args.node, str(e), quiet=args.json)
+        summary = _empirical_only(model, shape, args.node, str(e), quiet=args.json, cap=cap)
     else:
         if args.empirical:
-            summary["empirical"] = _empirical(model, shape, args.node, summary, quiet=args.json)
+            summary["empirical"] = _empirical(model, shape, args.node, summary, quiet=args.json, cap=cap)
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _empirical(model: Any, shape: tuple[int, ...], node: str | None, summary: dict[str, Any],
-               quiet: bool = False) -> dict[str, Any]:
+               quiet: bool = False, cap: int | None = None) -> dict[str, Any]:
     from atrous.analysis.empirical import empirical_rf
     from atrous.cli._progress import StatusLine
 
@@ -86,7 +86,7 @@ def _empirical(model: Any, shape: tuple[int, ...], node: str | None, summary: di
         raise ConfigError(f"analyze: --empirical measures module outputs, and {target!r} is not a module name; "
                           "give --node a module name")
     with StatusLine("atrous: gradient measurement", enabled=not quiet) as line:
-        measured = empirical_rf(model, shape, node=target, progress=line)
+        measured = empirical_rf(model, shape, node=target, progress=line, max_memory=cap)
     data: dict[str, Any] = measured.as_dict()
     reference = summary.get("last_spatial", summary) if target is not None and node is None else summary
     data["node"] = target or "output"
@@ -110,14 +110,15 @@ def _matches(analytic: dict[str, Any], measured: dict[str, Any]) -> bool:
 
 
 def _empirical_only(model: Any, shape: tuple[int, ...], node: str | None, why: str,
-                    quiet: bool = False) -> dict[str, Any]:
+                    quiet: bool = False, cap: int | None = None) -> dict[str, Any]:
     from atrous.analysis.empirical import empirical_rf
     from atrous.cli._progress import StatusLine
 
     print(f"atrous: no exact analysis ({why}); measuring the receptive field with gradients instead",
           file=sys.stderr)
     with StatusLine("atrous: gradient measurement", enabled=not quiet) as line:
-        data: dict[str, Any] = empirical_rf(model, shape, node=node, progress=line).as_dict()
+        data: dict[str, Any] = empirical_rf(model, shape, node=node, progress=line,
+                                            max_memory=cap).as_dict()
     data["method"] = "empirical"
     data["rf"].setdefault("exact", True)
     data.setdefault("gridding", {"hdc_ok": False, "messages": []})

@@ -29,7 +29,8 @@ EPILOG = """examples:
   atrous report mypackage.models:build_net --input-shape 1,1,16000 --node encoder --device cuda
   atrous report runs/gridding-dilated_cnn-seed0/best.pt   a model trained with `atrous train`
   atrous report "atrous:tcn?dilations=[2,2,2]" "atrous:tcn?dilations=[1,2,5]" -o compare.html   side by side
-SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, timm:NAME, smp:ARCH, package.module:callable, or a checkpoint
+SOURCE: torchvision:NAME[?key=value&...][#submodule], atrous:NAME, timm:NAME, smp:ARCH, package.module:callable,
+  or a checkpoint
   package.module:callable is code: the module is imported and the callable called, as with torch.hub; only
   name a module you trust (standard-library modules and non-builder callables are refused; docs/security.md)
 """
