@@ -120,3 +120,34 @@ def test_the_erf_batch_shrinks_to_fit_max_memory(tmp_path: Path, capsys: pytest.
     assert main([*argv, "--max-memory", str(0.5 * one / 1e9)]) == 2
     err = capsys.readouterr().err
     assert "--input-shape" in err and "1,1,64,64" in err and len(err.strip().splitlines()) == 1
+
+
+def test_terminal_and_json_quote_the_gaussian_only_where_it_describes_the_erf(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A 1x1 network's ERF is one pixel: its Gaussian is degenerate, so neither the JSON verdict nor the terminal
+    quotes σ; a causal TCN gets its one-sided lags instead; a dilated stack keeps its Gaussian (the context
+    module, identity-initialised, is a spike too)."""
+    from torch import nn
+
+    from atrous.cli.report_cmd import render
+
+    spike = collect(nn.Sequential(nn.Conv2d(1, 4, 1), nn.ReLU(), nn.Conv2d(4, 1, 1)), (1, 1, 16, 16), samples=2)
+    d = spike.as_dict()
+    assert d["erf"]["gaussian_ok"] is False and d["erf"]["causal"] is False
+    assert all(why and "below half a sample" in why for why in d["erf"]["gaussian_degenerate"])
+    line = next(ln for ln in render(d, "spike", (1, 1, 16, 16)).splitlines() if ln.startswith("ERF "))
+    assert "sigma" not in line and "95% mass width 1x1; no Gaussian quoted (degenerate fit: σ" in line
+
+    assert main(["report", "atrous:tcn", "--json", "--samples", "2"]) == 0
+    tcn = json.loads(capsys.readouterr().out)
+    erf = tcn["erf"]
+    assert erf["causal"] is True and erf["gaussian_ok"] is False
+    assert 0 <= erf["lags"]["lag50"] <= erf["lags"]["lag95"] <= tcn["rf"]["lookback"][0]
+    line = next(ln for ln in render(tcn, "atrous:tcn", (1, 1, 128)).splitlines() if ln.startswith("ERF "))
+    assert "one-sided: mass-weighted lag" in line and "sigma" not in line
+
+    assert main(["report", "atrous:dilated_cnn", "--json", "--samples", "2"]) == 0
+    wide = json.loads(capsys.readouterr().out)
+    assert wide["erf"]["gaussian_ok"] is True and wide["erf"]["gaussian_degenerate"] == [None, None]
+    line = next(ln for ln in render(wide, "atrous:dilated_cnn", (1, 1, 41, 41)).splitlines() if ln.startswith("ERF "))
+    assert line.split()[1] == "sigma"

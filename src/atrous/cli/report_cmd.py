@@ -234,6 +234,21 @@ def _target(args: argparse.Namespace) -> tuple[Path | None, bool]:
     return out, True
 
 
+def _erf_words(e: dict[str, Any]) -> str:
+    """The ERF's summary: the Gaussian where it describes the map, the one-sided lags of a causal unit, else the
+    95% mass width and why the Gaussian is not quoted."""
+    if e.get("gaussian_ok", True):
+        return (f"sigma {axes([round(s, 1) for s in e['sigma']])}, centre {axes([round(c, 1) for c in e['center']])}, "
+                f"R² {axes([round(r, 3) for r in e['r2']])}")
+    lags = e.get("lags")
+    if lags is not None:
+        return (f"one-sided: mass-weighted lag {lags['mean']:.1f}, 50% of the mass within lag {lags['lag50']}, 95% "
+                f"within lag {lags['lag95']}")
+    reasons = [why for why in e.get("gaussian_degenerate", []) if why]
+    why = f"degenerate fit: {reasons[0]}" if reasons else f"poor fit, R² {axes([round(r, 2) for r in e['r2']])}"
+    return f"95% mass width {axes(e['width95'])}; no Gaussian quoted ({why})"
+
+
 def render(d: dict[str, Any], source: str, shape: tuple[int, ...]) -> str:
     """The terminal summary of a report object."""
     lines = [f"atrous report: {source}, input {'x'.join(map(str, shape))}"]
@@ -247,9 +262,8 @@ def render(d: dict[str, Any], source: str, shape: tuple[int, ...]) -> str:
         lines.append(f"analysis         not traced: {d.get('analysis_error')}")
     e = d.get("erf")
     if e is not None:
-        lines.append(f"ERF              sigma {axes([round(s, 1) for s in e['sigma']])}, centre "
-                     f"{axes([round(c, 1) for c in e['center']])}, R² {axes([round(r, 3) for r in e['r2']])} "
-                     f"({e['samples']} samples, unit {axes(e['unit'])} of {e['node']})")
+        lines.append(f"ERF              {_erf_words(e)} ({e['samples']} samples, unit {axes(e['unit'])} of "
+                     f"{e['node']})")
         ratios = ", ".join(f"{t}: " + ("n/a" if v is None else f"{100 * v:.1f}%") for t, v in e["area_ratio"].items())
         lines.append(f"area ratio       {ratios}")
         if "erf_trf" in e:
