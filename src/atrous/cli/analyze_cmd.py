@@ -9,6 +9,7 @@ from typing import Any
 
 from atrous.cli._caps import add_cap_flags, check_gradient_memory, memory_cap
 from atrous.cli._format import axes, jumps, percent, phase_line, table
+from atrous.cli._notes import grouped
 from atrous.cli._report import rf_lines, summary_lines
 from atrous.errors import ConfigError, UnsupportedOpError
 
@@ -152,5 +153,5 @@ def render(s: dict[str, Any], source: str, summary_only: bool = False) -> str:
                                                                 else "DIFFERS from the analysis"))
         lines += ["  " + line for line in rf_lines(e["rf"], e["support"], label="measured")]
         lines += ["  " + line for line in phase_line(e["rf"])]
-    lines += [f"note: {n}" for n in s.get("notes", [])]
+    lines += [f"note: {n}" for n in grouped(s.get("notes", []))]
     return "\n".join(lines)
