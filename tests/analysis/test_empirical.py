@@ -282,7 +282,7 @@ def test_as_dict_is_the_json_contract() -> None:
     d = json.loads(json.dumps(r.as_dict()))
     assert d == {"rf": {"size": [3, 5], "stride": [2, 2], "offset": [0.0, 1.0], "global": False,
                         "stride_exact": ["2", "2"], "phases": [1, 1], "phase_sizes": [[3], [5]]},
-                 "support": {"taps": 9, "coverage": 9 / 15, "holes": 6}}
+                 "support": {"taps": 9, "coverage": 9 / 15, "holes": 6, "extent": [3, 5]}}
 
 
 def test_float32_gives_the_same_support() -> None:
