@@ -182,17 +182,24 @@ def compare(analytic: dict[str, Any], measured: dict[str, Any]) -> list[str]:
     return diffs
 
 
+#: bytes one gradient pass of the cross-check may keep: a quarter of the child's address-space cap (set by
+#: ``worker``), leaving room for the model, its float64 copy and the allocator
+MEASURE_MEMORY: int | None = None
+
+
 def _measure(model: Any, shape: tuple[int, ...], node: str | None) -> tuple[dict[str, Any], str]:
-    """``empirical_rf`` with collapsed channels where the model allows it, else at full width."""
+    """``empirical_rf`` with collapsed channels where the model allows it, else at full width; every pass within
+    ``MEASURE_MEMORY``."""
     from atrous.analysis.empirical import empirical_rf
     from atrous.errors import UnsupportedOpError
 
     try:
-        return empirical_rf(model, shape, node=node, collapse_channels=True).as_dict(), "collapsed channels"
+        return empirical_rf(model, shape, node=node, collapse_channels=True,
+                            max_memory=MEASURE_MEMORY).as_dict(), "collapsed channels"
     except UnsupportedOpError as e:
         if "collapse" not in str(e):
             raise
-    return empirical_rf(model, shape, node=node).as_dict(), "full width"
+    return empirical_rf(model, shape, node=node, max_memory=MEASURE_MEMORY).as_dict(), "full width"
 
 
 def _candidates(spec: Any, default: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -399,9 +406,11 @@ def worker(memory_gb: float) -> int:
     import resource
     import warnings
 
+    global MEASURE_MEMORY
     if memory_gb > 0:
         cap = int(memory_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        MEASURE_MEMORY = cap // 4
     warnings.filterwarnings("ignore")
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
@@ -626,11 +635,16 @@ def write_markdown(data: dict[str, Any], path: str = DOC) -> None:
     with open(path) as f:
         text = f.read()
     env = data["env"]
+    commits: dict[str, int] = {}
+    for r in data["records"]:
+        commits[r.get("commit", env["commit"])] = commits.get(r.get("commit", env["commit"]), 0) + 1
+    by_commit = "" if len(commits) < 2 else " Records by the commit that produced them: " + ", ".join(
+        f"`{c}` {n}" for c, n in commits.items()) + " (a later run re-ran some models with `--update`)."
     summary = "\n".join([
         f"Produced at commit `{env['commit']}` on {env['date']} ({env['cpu']}, {env['threads']} thread; torch "
         f"{env['torch']}, torchvision {env['torchvision']}, timm {env['timm']}, smp {env['smp']}, pytorch-tcn "
         f"{env['pytorch_tcn']}); cross-check {'on' if data.get('empirical') else 'off'}; the sweep took "
-        f"{data.get('sweep_s', '?')} s of wall time for the models of its last run.",
+        f"{data.get('sweep_s', '?')} s of wall time for the models of its last run.{by_commit}",
         "", "```", *summary_lines(summarize(data["records"])), "```"])
     for start, end, body in ((SUMMARY_START, SUMMARY_END, summary),
                              (REASONS_START, REASONS_END, reasons_table(data["records"])),
@@ -644,7 +658,8 @@ def write_markdown(data: dict[str, Any], path: str = DOC) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", metavar="PATTERN", help="models whose name matches (fnmatch, or a substring)")
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="models whose name matches (fnmatch, or a substring; several separated by commas)")
     parser.add_argument("--limit", type=int, metavar="N", help="the first N models (after --only)")
     parser.add_argument("--json", metavar="OUT", default=DEFAULT_JSON, help="raw per-model records (%(default)s)")
     parser.add_argument("--update", action="store_true",
@@ -665,13 +680,11 @@ def main(argv: list[str] | None = None) -> int:
             write_markdown(json.load(f))
         print(f"wrote {os.path.relpath(DOC)}")
         return 0
-    pattern = None
-    if args.only:
-        pattern = args.only if any(c in args.only for c in "*?[") else f"*{args.only}*"
-    by_name = _specs_by_name(pattern)
+    patterns = [p if any(c in p for c in "*?[") else f"*{p}*" for p in (args.only or "").split(",") if p]
+    by_name = _specs_by_name(patterns[0] if len(patterns) == 1 else None)
     specs = list(by_name.values())
-    if pattern:
-        specs = [s for s in specs if fnmatch.fnmatch(s.name, pattern)]
+    if patterns:
+        specs = [s for s in specs if any(fnmatch.fnmatch(s.name, p) for p in patterns)]
     specs = specs[: args.limit] if args.limit else specs
     if args.list:
         print("\n".join(s.name for s in specs))
@@ -679,7 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     old: dict[str, Any] = {}
     if args.update and os.path.exists(args.json):
         with open(args.json) as f:
-            old = {r["name"]: r for r in json.load(f)["records"]}
+            previous = json.load(f)
+        old = {r["name"]: {"commit": previous["env"]["commit"], **r} for r in previous["records"]}
     order = list(by_name) if not old else list(_specs_by_name())
     limits = {"build": args.build_timeout, "analysis": args.analysis_timeout,
               "check": 0.0 if args.no_empirical else args.check_timeout}
@@ -694,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             record = child.run(spec, not args.no_empirical, limits)
             record["wall_s"] = round(time.perf_counter() - t0, 2)
+            record["commit"] = data["env"]["commit"]
             done[spec.name] = record
             check = record.get("check", {}).get("result", "")
             print(f"[{i}/{len(specs)}] {spec.name}: {record.get('verdict')} "
