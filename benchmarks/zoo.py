@@ -227,21 +227,28 @@ def cross_check(model: Any, shapes: list[tuple[int, ...]], out: Any, analyze: An
     """
     check: dict[str, Any] = {}
     failures = []
+    sized: list[str] = []  # inputs whose geometry depends on the size: try the next candidate
     for i, shape in enumerate(shapes):
         check["shape"] = list(shape)
         try:
             if i:
                 out = _run_forward(model, shape)
             analysis = analyze(model, shape)
-            break
         except _Timeout:
             raise
         except Exception as e:
             failures.append(_one_line(e))
+            continue
+        if analysis.summary.get("size_dependent") and i + 1 < len(shapes):
+            sized.append("x".join(map(str, shape)))
+            continue
+        break
     else:
         return {**check, "result": f"not checked (at the cross-check input {check['shape']}: {failures[-1][:200]})"}
     if failures:
         check["smaller_input_failed"] = failures[0]
+    if sized:
+        check["size_dependent_at"] = sized
     summary = analysis.summary
     if summary.get("size_dependent"):
         return {**check, "result": "not checked (the geometry depends on the input size, which the measurement "
