@@ -161,15 +161,3 @@ def test_transposed_conv_stride_1_and_adaptive_pool_windows():
     r = rf.receptive_field(traced.graph, 32)
     assert r.size == (6,) and r.jump == (4,)  # 3 taps, then windows of 4 at jump 1: 3 + 3
     assert any("depends on the input size" in n for n in traced.notes)
-
-
-def test_adaptive_pooling_to_a_fixed_size_is_size_dependent():
-    """VGG's AdaptiveAvgPool2d(7) after a 2x2 map (a 64x64 input) has windows that change with the input size: the
-    summary says so (the gradient measurement, which grows the input, cannot check it there). At 7x7 it is the
-    identity, and pooling to 1 is a global reduction: neither depends on the size."""
-    vgg_like = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.MaxPool2d(8), nn.AdaptiveAvgPool2d(7))
-    small = analyze(vgg_like, (1, 1, 16, 16)).summary["size_dependent"]
-    assert small and "adaptive, [2, 2] -> [7, 7]" in small[0]
-    assert analyze(vgg_like, (1, 1, 56, 56)).summary["size_dependent"] == []
-    pooled = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.AdaptiveAvgPool2d(1))
-    assert analyze(pooled, (1, 1, 16, 16)).summary["size_dependent"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,23 @@ def test_analyze_several_outputs_and_output_flag(capsys):
     assert coarse["output"] == "coarse" and coarse["rf"]["size"] == [5] and coarse["rf"]["stride"] == [2]
     assert main(["analyze", "_cli_models:pyramid", "--input-shape", "1,1,32", "--output", "nope"]) == 2
     assert "output must be one of the model's outputs" in capsys.readouterr().err
+
+
+def test_empirical_is_not_run_where_the_field_depends_on_the_input_size(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bilinear x2 upsampling with align_corners=True (14 -> 28) has a stride of 13/27, which changes as the
+    measurement grows the input: the command says so, in the text and the JSON, instead of reporting a mismatch."""
+    (tmp_path / "_aligned_up.py").write_text(
+        "from torch import nn\n\n"
+        "net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.UpsamplingBilinear2d(scale_factor=2))\n"
+        "plain = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    argv = ["analyze", "_aligned_up:net", "--input-shape", "1,1,16,16", "--empirical"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["size_dependent"] and out["empirical"]["matches"] is None
+    assert "depends on the input size (upsample_bilinear2d" in out["empirical"]["not_run"]
+    assert main(argv) == 0
+    assert "empirical check  not run: the field depends on the input size" in capsys.readouterr().out
+    assert main(["analyze", "_aligned_up:plain", "--input-shape", "1,1,16,16", "--empirical", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["empirical"]["matches"] is True  # nearest x2: measured, agrees

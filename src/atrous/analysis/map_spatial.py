@@ -225,11 +225,9 @@ def _adaptive(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -
     x = _need(ctx, args[0])
     first = out[0] if isinstance(out, (tuple, list)) else out
     y = _resize_axes(ctx, x, "adaptive", None, [], first)
-    sizes, pooled = list(x.shape[2:]), list(_shape(first)[2:])
-    if any(v > 1 for v in sizes) and pooled != sizes:
-        ctx.note(f"{ctx.op} in {ctx.where} depends on the input size: it pools {sizes} to {pooled}")
-        if any(n > 1 and o > 1 and n != o for n, o in zip(sizes, pooled)):  # windows that change with the size
-            ctx.result.size_dependent.append(f"{ctx.op} in {ctx.where} (adaptive, {sizes} -> {pooled})")
+    if any(v > 1 for v in x.shape[2:]) and _shape(first)[2:] != x.shape[2:]:
+        ctx.note(f"{ctx.op} in {ctx.where} depends on the input size: it pools {list(x.shape[2:])} to "
+                 f"{list(_shape(first)[2:])}")
     return (y, y) if isinstance(out, (tuple, list)) else y
 
 

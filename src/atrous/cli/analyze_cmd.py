@@ -68,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
             check_gradient_memory("analyze", model, shape, cap)
         summary = _empirical_only(model, shape, args.node, str(e), quiet=args.json, cap=cap)
     else:
-        if args.empirical:
+        if args.empirical and summary.get("size_dependent"):
+            summary["empirical"] = {"node": args.node or "output", "matches": None,
+                                    "not_run": "the field depends on the input size ("
+                                               f"{summary['size_dependent'][0]}), and the measurement grows the "
+                                               "input, which changes it; the analysis above is exact at this "
+                                               "input size"}
+        elif args.empirical:
             summary["empirical"] = _empirical(model, shape, args.node, summary, quiet=args.json, cap=cap)
     if args.json:
         print(json.dumps(summary))
@@ -147,7 +153,9 @@ def render(s: dict[str, Any], source: str, summary_only: bool = False) -> str:
         last = s["last_spatial"]
         lines.append(f"last spatial map {last['node']} (before global pooling):")
         lines += ["  " + line for line in rf_lines(last["rf"], last["support"])]
-    if "empirical" in s:
+    if "empirical" in s and "not_run" in s["empirical"]:
+        lines.append(f"empirical check  not run: {s['empirical']['not_run']}")
+    elif "empirical" in s:
         e = s["empirical"]
         lines.append(f"empirical check  node {e['node']}: " + ("matches the analysis" if e["matches"]
                                                                 else "DIFFERS from the analysis"))
