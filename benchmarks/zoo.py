@@ -278,6 +278,11 @@ def cross_check(model: Any, shapes: list[tuple[int, ...]], out: Any, analyze: An
         return {**check, "result": f"not checked (measurement failed: {_one_line(e)})"}
     check["seconds"] = round(time.perf_counter() - t0, 2)
     check["how"] = how
+    if all(j == 0 for j in measured["rf"]["stride"]) and not all(j == 0 for j in reference["rf"]["stride"]):
+        # the module's output has no spatial axes where the analysis has a map (tokens, B x N x C): the
+        # measurement summed it, which is not comparable
+        return {**check, "result": "not checked (the measured module's output is not laid out batch, channels, "
+                                   "*spatial: the measurement summed it)"}
     check["analytic"] = _rf_brief(reference["rf"], reference["support"])
     check["measured"] = _rf_brief(measured["rf"], measured["support"])
     if reference["rf"].get("exact", True) is False:
