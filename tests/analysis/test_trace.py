@@ -161,3 +161,15 @@ def test_transposed_conv_stride_1_and_adaptive_pool_windows():
     r = rf.receptive_field(traced.graph, 32)
     assert r.size == (6,) and r.jump == (4,)  # 3 taps, then windows of 4 at jump 1: 3 + 3
     assert any("depends on the input size" in n for n in traced.notes)
+
+
+def test_align_corners_is_size_dependent_even_at_a_whole_ratio():
+    """8 -> 64 with align_corners=True has stride 7/63 = 1/9, a whole fraction; at 4 -> 32 the same x8 layer has
+    3/31. The summary must say the field depends on the size (smp's DeepLabV3 head at a 64x64 input)."""
+    net = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Upsample(scale_factor=8, mode="bilinear", align_corners=True))
+    at_8 = analyze(net, (1, 1, 8, 8)).summary
+    at_4 = analyze(net, (1, 1, 4, 4)).summary
+    assert at_8["rf"]["stride_exact"] == ["1/9", "1/9"] and at_4["rf"]["stride_exact"] == ["3/31", "3/31"]
+    assert at_8["size_dependent"] and "align_corners=True, 8 -> 64" in at_8["size_dependent"][0]
+    same = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Upsample(scale_factor=8, mode="nearest"))
+    assert analyze(same, (1, 1, 8, 8)).summary["size_dependent"] == []

@@ -205,7 +205,8 @@ def _resize_axes(ctx: Context, x: Val, mode: str, align: bool | None, scales: li
         spec, ok = rational_layer(length, o, mode, align, float(scale) if scale else None, ctx.max_period)
         if not ok:
             why.append(f"axis {a} ({length} -> {o})")
-        if align and (o - 1) % (length - 1) and (length - 1) % (o - 1):
+        if align:  # stride (length - 1) / (o - 1): at another input size, the same scale gives another ratio,
+            # even where this one is a whole fraction (8 -> 64: 1/9 here, 15/127 at 16 -> 128)
             ctx.result.size_dependent.append(f"{ctx.op} in {ctx.where} (align_corners=True, {length} -> {o})")
             ctx.note(f"{ctx.op} in {ctx.where} uses align_corners=True: its stride ({length - 1}/{o - 1}) depends "
                      "on the input size; the field is exact at this size and differs at others")
