@@ -16,7 +16,7 @@ from atrous.analysis.erf import ERF, effective_rf, path_count_erf
 from atrous.errors import AtrousError, UnsupportedOpError
 from atrous.report.data import MAX_CUT_POINTS, PLOT_POINTS, Frequency, ReportData, RunInfo
 from atrous.report.explorer import explore
-from atrous.report.recommend import recommendations
+from atrous.report.recommend import erf_verdict, recommendations
 from atrous.report.result import Report
 
 __all__ = ["collect", "noted"]
@@ -125,6 +125,7 @@ def collect(
     data.notes = [*data.notes, *(n for n in notes if n not in data.notes)]
     data.run = run
     data.advice = recommendations(data)
+    data.erf_verdict = erf_verdict(data)
     return data
 
 

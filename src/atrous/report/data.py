@@ -116,6 +116,9 @@ class ReportData:
     data_free: np.ndarray | None
     frequency: list[Frequency] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)
+    #: what of the ERF may be quoted (``gaussian_ok``, ``gaussian_degenerate``, ``causal``, ``lags``): set with the
+    #: recommendations, from the same judgement (report/recommend.py ``erf_verdict``)
+    erf_verdict: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # warnings the model's own code raised, and other remarks
     run: RunInfo | None = None
     explorer: Explorer | None = None  # what the interactive page embeds
@@ -140,7 +143,7 @@ class ReportData:
         if self.summary is None:
             out["analysis_error"] = self.analysis_error
         trf = self.box[1] if self.box is not None else None
-        out["erf"] = None if self.erf is None else {**self.erf.as_dict(trf), **self._erf_verdict()}
+        out["erf"] = None if self.erf is None else {**self.erf.as_dict(trf), **self.erf_verdict}
         if self.erf_error is not None:
             out["erf_error"] = self.erf_error
         out["frequency"] = [
@@ -152,20 +155,6 @@ class ReportData:
         ]
         out["recommendations"] = list(self.advice)
         out["source"] = self.source
-        return out
-
-
-    def _erf_verdict(self) -> dict[str, Any]:
-        """What of the ERF can be quoted: whether the Gaussian describes it, why not per axis, and the one-sided
-        lags of a causal unit (the same judgement as the page's captions, report/recommend.py)."""
-        from atrous.report.recommend import erf_view
-
-        view = erf_view(self)
-        out: dict[str, Any] = {"gaussian_ok": view.gaussian_ok, "gaussian_degenerate": list(view.degenerate),
-                               "causal": view.causal}
-        if view.lags is not None:
-            out["lags"] = {"mean": round(view.lags.mean_lag, 6), "lag50": view.lags.lag50,
-                           "lag95": view.lags.lag95, "newest": view.newest}
         return out
 
 

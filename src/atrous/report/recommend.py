@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -160,6 +161,20 @@ def erf_view(data: ReportData) -> ErfView:
                      "drawn; read the map and the cross-sections instead.")
     return ErfView(box=box, clipped=clipped, degenerate=degenerate, causal=causal, newest=newest, lags=lags,
                    notes=notes, r2_ok=r2_ok)
+
+
+def erf_verdict(data: ReportData) -> dict[str, Any]:
+    """What of the ERF can be quoted, for the JSON and the terminal: whether the Gaussian describes it, why not per
+    axis, and the one-sided lags of a causal unit (the judgement of the page's captions). Empty without an ERF."""
+    if data.erf is None:
+        return {}
+    view = erf_view(data)
+    out: dict[str, Any] = {"gaussian_ok": view.gaussian_ok, "gaussian_degenerate": list(view.degenerate),
+                           "causal": view.causal}
+    if view.lags is not None:
+        out["lags"] = {"mean": round(view.lags.mean_lag, 6), "lag50": view.lags.lag50, "lag95": view.lags.lag95,
+                       "newest": view.newest}
+    return out
 
 
 def erf_statistics(data: ReportData) -> list[tuple[str, str]]:
