@@ -173,3 +173,20 @@ def test_align_corners_is_size_dependent_even_at_a_whole_ratio():
     assert at_8["size_dependent"] and "align_corners=True, 8 -> 64" in at_8["size_dependent"][0]
     same = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.Upsample(scale_factor=8, mode="nearest"))
     assert analyze(same, (1, 1, 8, 8)).summary["size_dependent"] == []
+
+
+def test_last_spatial_map_is_taken_before_an_adaptive_pooling_head():
+    """VGG's head pools its map to 7 x 7 whatever the input size: at a 64 x 64 input (a 2 x 2 map) that pooling's
+    windows depend on the size, so the classifier's last spatial map is the one before it, which the gradient
+    measurement can check (it grows the input)."""
+    from atrous.analysis.empirical import empirical_rf
+
+    vgg_like = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(8), nn.AdaptiveAvgPool2d(7), nn.Flatten(),
+                             nn.Linear(2 * 49, 3)).eval()
+    s = analyze(vgg_like, (1, 1, 16, 16)).summary
+    last = s["last_spatial"]
+    assert last["node"] == "1" and last["rf"]["size"] == [10, 10] and last["rf"]["stride"] == [8, 8]
+    measured = empirical_rf(vgg_like, (1, 1, 16, 16), node="1")
+    assert measured.size == (10, 10) and measured.stride == (8, 8) and measured.taps == last["support"]["taps"]
+    plain = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(8), nn.Flatten(), nn.Linear(8, 3)).eval()
+    assert analyze(plain, (1, 1, 16, 16)).summary["last_spatial"]["node"] == "1"  # no pooling head: the same map

@@ -229,6 +229,8 @@ def _adaptive(ctx: Context, args: list[Any], kwargs: dict[str, Any], out: Any) -
     if any(v > 1 for v in x.shape[2:]) and _shape(first)[2:] != x.shape[2:]:
         ctx.note(f"{ctx.op} in {ctx.where} depends on the input size: it pools {list(x.shape[2:])} to "
                  f"{list(_shape(first)[2:])}")
+        if isinstance(y, Val) and y.node != x.node and any(o > 1 for o in _shape(first)[2:]):
+            ctx.result.fixed_size_pools.add(y.node)
     return (y, y) if isinstance(out, (tuple, list)) else y
 
 

@@ -35,8 +35,11 @@ class TracedModel:
     standard_nodes: set[int] = field(default_factory=set)
     #: outputs, modules and op sites that depend on an operation atrous cannot map, with the reason
     opaque: dict[str, Exception] = field(default_factory=dict)
-    #: ops whose stride depends on the input size (align_corners=True at a non-integer ratio)
+    #: ops whose stride depends on the input size (every align_corners=True resize)
     size_dependent: list[str] = field(default_factory=list)
+    #: nodes made by an adaptive pooling to a fixed size other than its input's (VGG's pooling to 7 x 7): the head
+    #: of a classifier, whose windows change with the input size; the last spatial map is taken before them
+    fixed_size_pools: set[int] = field(default_factory=set)
     #: nodes whose layer is a sound enclosing bound rather than the exact field, with the reason
     bounds: dict[int, str] = field(default_factory=dict)
 
@@ -72,9 +75,16 @@ class TracedModel:
         return not (self.ancestors(node) & set(self.bounds))
 
     def last_spatial(self, node: int) -> int | None:
-        """The last node at or before ``node`` that keeps every spatial axis (the map before global pooling)."""
+        """The last node at or before ``node`` that keeps every spatial axis (the map before global pooling), and
+        is not at or after an adaptive pooling to a fixed size (a pooling head, whose windows depend on the
+        input size)."""
+        after_pool: set[int] = set()
+        for i, n in enumerate(self.graph.nodes):  # inputs come before the nodes that read them
+            if i in self.fixed_size_pools or any(j in after_pool for j in n.inputs):
+                after_pool.add(i)
         for i in sorted(self.ancestors(node), reverse=True):
             layer = self.graph.nodes[i].layer
-            if i in self.spatial_nodes and i > 0 and not (layer is not None and layer.is_global):
+            if i in self.spatial_nodes and i > 0 and i not in after_pool \
+                    and not (layer is not None and layer.is_global):
                 return i
         return None
