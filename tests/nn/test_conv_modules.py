@@ -232,3 +232,17 @@ def test_auto_channels_last_equals_torch_conv(monkeypatch: pytest.MonkeyPatch) -
         _autotune.clear_chosen_paths()
         _autotune.set_benchmark(old[0])
         _layout.set_auto_channels_last(old[1])
+
+
+def test_a_layer_with_a_padding_that_would_fill_the_ram_is_refused_at_its_call() -> None:
+    """The module path (conv_resolved) checks a padding larger than the input like the functional one."""
+    from atrous._validate import physical_memory
+
+    if physical_memory() / 2 >= 16e9:
+        pytest.skip("this machine could hold the 16 GB")
+    x = torch.randn(1, 1, 10)
+    with pytest.raises(ConfigError, match=r"^DilatedConv1d: padding must need at most .* \(estimated 16 GB\); the "
+                                          r"padded input and the output"):
+        DilatedConv1d(1, 1, 3, padding=10**9)(x)
+    fits = DilatedConv1d(1, 1, 3, padding=50)  # larger than the input, and small: computed as torch computes it
+    torch.testing.assert_close(fits(x), torch.nn.functional.conv1d(x, fits.weight, fits.bias, padding=50))

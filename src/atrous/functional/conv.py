@@ -132,9 +132,8 @@ def conv_resolved(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[
                              f"{span}, padding {left}+{right}), got {n}")
     # rare: a padding larger than the input, whose padded copy is checked against the RAM once per call
     if any(left + right > n for (left, right), n in zip(pads, x.shape[2:], strict=True)):
-        out = [(int(n) + left + right - (k - 1) * d - 1) // s + 1 for n, (left, right), k, d, s
-               in zip(x.shape[2:], pads, weight.shape[2:], dilation, stride, strict=True)]
-        _check_padded(x, weight, pads, out, pads, where)
+        spec = conv_spec(tuple(int(k) for k in weight.shape[2:]), stride, dilation, pads, dims=dims)
+        _check_padded(x, weight, pads, spec.output_length(tuple(int(n) for n in x.shape[2:])), pads, where)
     return _autotune.conv(x, weight, bias, stride, dilation, pads, groups)
 
 
