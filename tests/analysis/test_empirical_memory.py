@@ -29,12 +29,15 @@ def test_plan_splits_samples_into_chunks_that_fit() -> None:
     assert plan.chunk(9, (10, 10)) == 1  # nothing measured yet: one sample at a time
     plan.observe(samples=2, sizes=(10, 10), nbytes=2 * 100 * 5)  # 5 bytes per position and sample
     assert plan.sample_bytes((10, 10)) == OVERHEAD * 5 * 100
-    assert plan.chunk(9, (10, 10)) == 9  # 9 x 1,000 bytes fit in 10,000
-    assert plan.chunk(33, (20, 20)) == 2  # one sample: 4,000 bytes
+    assert plan.chunk(9, (10, 10)) == 9  # masks 900 bytes, then 9 x 1,000 bytes fit in the 9,100 left
+    assert plan.chunk(10, (10, 10)) == 9  # masks 1,000: 9,000 left, 9 samples of 1,000
+    assert plan.chunk(3, (20, 20)) == 2  # masks 1,200: 8,800 left, one sample is 4,000 bytes
     plan.observe(samples=1, sizes=(10, 10), nbytes=100)  # a cheaper pass does not lower the plan
-    assert plan.chunk(33, (20, 20)) == 2
-    with pytest.raises(ConfigError, match=r"empirical_rf: max_memory must be at least 1.6e-05 GB to measure one "
-                                          r"output unit at input \[40, 40\], got 1e-05 GB"):
+    assert plan.chunk(3, (20, 20)) == 2
+    # at 40 x 40 one sample is 16,000 bytes and the 3 masks 4,800: 20,800 bytes = 2.08e-05 GB
+    with pytest.raises(ConfigError, match=r"empirical_rf: max_memory must be at least 2.08e-05 GB to measure one "
+                                          r"output unit at input \[40, 40\], got 1e-05 GB .* the 3 support masks "
+                                          r"take 4.8e-06 GB"):
         plan.chunk(3, (40, 40))
 
 

@@ -69,19 +69,22 @@ class PassMemory:
         return OVERHEAD * (self.per_position or 0.0) * math.prod(sizes)
 
     def chunk(self, samples: int, sizes: tuple[int, ...]) -> int:
-        """How many of ``samples`` inputs of ``sizes`` one backward pass may take; refuses a size at which one
-        sample alone needs more than ``max_memory``."""
+        """How many of ``samples`` inputs of ``sizes`` one backward pass may take, beside the pass's support masks
+        (one byte per sample and position, kept for the whole pass); refuses a size at which one sample alone
+        does not fit in ``max_memory``."""
         one = self.sample_bytes(sizes)
         if one <= 0:  # nothing measured yet: one sample at a time until the first pass has been counted
             return 1
-        if one > self.max_memory:
+        masks = samples * math.prod(sizes)
+        if one + masks > self.max_memory:
             raise ConfigError(
-                f"{self.where}: max_memory must be at least {_gb(one)} to measure one output unit at input "
+                f"{self.where}: max_memory must be at least {_gb(one + masks)} to measure one output unit at input "
                 f"{list(sizes)}, got {_gb(self.max_memory)} (the passes so far kept {self.per_position:.3g} bytes per "
-                f"input position for the backward pass, and a pass peaks at about {OVERHEAD:g} times that); raise "
-                "max_memory (the command line's --max-memory), or measure an earlier feature map with node=..."
+                f"input position for the backward pass, a pass peaks at about {OVERHEAD:g} times that, and the "
+                f"{samples} support masks take {_gb(masks)}); raise max_memory (the command line's --max-memory), "
+                "or measure an earlier feature map with node=..."
             )
-        return max(1, min(samples, int(self.max_memory // one)))
+        return max(1, min(samples, int((self.max_memory - masks) // one)))
 
 
 def _gb(n: float, digits: int = 3) -> str:

@@ -368,7 +368,7 @@ def _measure(setup: _Setup, sizes: tuple[int, ...], units: int = 1, align: tuple
     samples = 1 + dims * units
     planned = memory is not None and memory.per_position is not None  # else one at a time, to measure
     chunk = samples if memory is None else memory.chunk(samples, sizes)
-    masks: list[Tensor] = []
+    mask = torch.zeros((samples, *sizes), dtype=torch.bool)  # every sample's support, filled chunk by chunk
     reaches_global = False
     unit: tuple[int, ...] = ()
     out_size: tuple[int, ...] = ()
@@ -402,10 +402,9 @@ def _measure(setup: _Setup, sizes: tuple[int, ...], units: int = 1, align: tuple
         reaches_global = reaches_global or any(g is not None and bool(g.abs().sum() != 0) for g in cut_grads)
         if grad is None and global_ops and first == 0:  # only a global path reaches the output: measure it
             return _Pass(result=_non_spatial(setup, sizes), final=True)  # like logits
-        masks.append(torch.zeros((count, *sizes), dtype=torch.bool) if grad is None
-                     else (grad.abs().sum(1) != 0).cpu())
+        if grad is not None:
+            mask[first:first + count] = (grad.abs().sum(1) != 0).cpu()
         del out, grad, cut_grads, leaf, seed
-    mask = torch.cat(masks)
     if not bool(mask[0].any()) and global_ops:
         return _Pass(result=_non_spatial(setup, sizes), final=True)
     if not all(bool(m.any()) for m in mask):
